@@ -1,0 +1,37 @@
+/**
+ * Packet number encoding and decoding (RFC 9000 §17.1, Appendix A.2 and A.3).
+ *
+ * Packet numbers are held as `number`: an endpoint would need 2^53 packets to
+ * leave the exact range, far beyond any connection's life, and decoding
+ * rejects a result above that instead of rounding it.
+ */
+
+/**
+ * RFC 9000 Appendix A.2: the fewest bytes (1..4) that let the peer recover
+ * `packetNumber` given the largest packet number it has acknowledged, using a
+ * window twice the number of unacknowledged packets.
+ */
+export const packetNumberLength = (packetNumber: number, largestAcked: number | undefined): 1 | 2 | 3 | 4 => {
+  const unacked = largestAcked === undefined ? packetNumber + 1 : packetNumber - largestAcked
+  // The encoding must cover more than twice the range of unacknowledged packets.
+  const rangeBits = Math.log2(unacked) + 1
+  const bytes = Math.ceil(rangeBits / 8)
+  return bytes <= 1 ? 1 : bytes === 2 ? 2 : bytes === 3 ? 3 : 4
+}
+
+/**
+ * RFC 9000 Appendix A.3: recover the full packet number from its `bits`-bit
+ * truncation, choosing the candidate closest to `largestReceived + 1`.
+ * Returns -1 when the result would exceed 2^53-1 (the packet is dropped).
+ */
+export const decodePacketNumber = (largestReceived: number | undefined, truncated: number, bits: number): number => {
+  const expected = largestReceived === undefined ? 0 : largestReceived + 1
+  const window = 2 ** bits
+  const halfWindow = window / 2
+  // expected & ~mask, written with arithmetic because the values exceed 32 bits.
+  const candidate = expected - (expected % window) + truncated
+  let result = candidate
+  if (candidate <= expected - halfWindow && candidate < 2 ** 62 - window) result = candidate + window
+  else if (candidate > expected + halfWindow && candidate >= window) result = candidate - window
+  return Number.isSafeInteger(result) ? result : -1
+}
