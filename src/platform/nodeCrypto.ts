@@ -1,0 +1,184 @@
+/**
+ * The `CryptoBackend` over `node:crypto` (OpenSSL): the fast default on Node.
+ *
+ * Keys are turned into `KeyObject`s once per `create*` call; per packet only a
+ * cipher context is created. AES header protection keeps one ECB cipher per
+ * key for its whole life (ECB carries no state between blocks).
+ */
+import {
+  type CipherGCMTypes,
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  randomFillSync
+} from "node:crypto"
+import {
+  AEAD_TAG_LENGTH,
+  type Aead,
+  type AeadAlgorithm,
+  type CryptoBackend,
+  type HashAlgorithm,
+  type HeaderProtection,
+  type HeaderProtectionAlgorithm,
+  hashLength
+} from "../internal/crypto/backend.js"
+
+const AEAD_KEY_LENGTH: Record<AeadAlgorithm, number> = {
+  "aes-128-gcm": 16,
+  "aes-256-gcm": 32,
+  "chacha20-poly1305": 32
+}
+
+const HP_KEY_LENGTH: Record<HeaderProtectionAlgorithm, number> = {
+  "aes-128": 16,
+  "aes-256": 32,
+  chacha20: 32
+}
+
+const HP_SAMPLE_LENGTH = 16
+const HP_MASK_LENGTH = 5
+const ZERO_MASK_INPUT = new Uint8Array(HP_MASK_LENGTH)
+
+/** Views a node `Buffer` as a plain `Uint8Array` (no copy). */
+const toUint8Array = (buffer: Buffer): Uint8Array => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+
+const checkKeyLength = (algorithm: string, key: Uint8Array, expected: number): void => {
+  if (key.length !== expected) {
+    throw new RangeError(`${algorithm}: key must be ${expected} bytes, got ${key.length}`)
+  }
+}
+
+/**
+ * `chacha20-poly1305` is not in `CipherGCMTypes` but takes the same
+ * `authTagLength` option and exposes the same AAD/tag methods, so both AEAD
+ * families share one code path typed as GCM.
+ */
+const nodeAeadName = (algorithm: AeadAlgorithm): CipherGCMTypes => algorithm as CipherGCMTypes
+
+const AEAD_OPTIONS = { authTagLength: AEAD_TAG_LENGTH } as const
+
+const makeAead = (algorithm: AeadAlgorithm, key: Uint8Array): Aead => {
+  checkKeyLength(algorithm, key, AEAD_KEY_LENGTH[algorithm])
+  const keyObject: KeyObject = createSecretKey(key)
+  const name = nodeAeadName(algorithm)
+  return {
+    seal(nonce, aad, plaintext, out, outOffset) {
+      const length = plaintext.length
+      if (outOffset < 0 || outOffset + length + AEAD_TAG_LENGTH > out.length) {
+        throw new RangeError(`${algorithm}: output buffer too small`)
+      }
+      const cipher = createCipheriv(name, keyObject, nonce, AEAD_OPTIONS)
+      cipher.setAAD(aad)
+      // `update` reads all of `plaintext` into a fresh buffer before anything is
+      // written to `out`, which makes in-place sealing safe.
+      const body = cipher.update(plaintext)
+      const rest = cipher.final()
+      out.set(body, outOffset)
+      if (rest.length > 0) out.set(rest, outOffset + body.length)
+      out.set(cipher.getAuthTag(), outOffset + length)
+    },
+    open(nonce, aad, ciphertext, out, outOffset) {
+      const length = ciphertext.length - AEAD_TAG_LENGTH
+      if (length < 0 || outOffset < 0 || outOffset + length > out.length) return false
+      try {
+        const decipher = createDecipheriv(name, keyObject, nonce, AEAD_OPTIONS)
+        decipher.setAAD(aad)
+        decipher.setAuthTag(ciphertext.subarray(length))
+        const body = decipher.update(ciphertext.subarray(0, length))
+        // Throws when the tag does not verify; nothing has been written yet.
+        const rest = decipher.final()
+        out.set(body, outOffset)
+        if (rest.length > 0) out.set(rest, outOffset + body.length)
+        return true
+      } catch {
+        return false
+      }
+    }
+  }
+}
+
+const checkSample = (sample: Uint8Array, mask: Uint8Array): void => {
+  if (sample.length < HP_SAMPLE_LENGTH) throw new RangeError("header protection: sample must be 16 bytes")
+  if (mask.length < HP_MASK_LENGTH) throw new RangeError("header protection: mask must hold 5 bytes")
+}
+
+const makeHeaderProtection = (algorithm: HeaderProtectionAlgorithm, key: Uint8Array): HeaderProtection => {
+  checkKeyLength(algorithm, key, HP_KEY_LENGTH[algorithm])
+  const keyObject = createSecretKey(key)
+  if (algorithm === "chacha20") {
+    // RFC 9001 §5.4.4: counter = sample[0..4] (LE), nonce = sample[4..16]. Node's
+    // `chacha20` takes exactly that 16-byte counter || nonce block as its IV.
+    return {
+      mask(sample, mask) {
+        checkSample(sample, mask)
+        const cipher = createCipheriv("chacha20", keyObject, sample.subarray(0, HP_SAMPLE_LENGTH))
+        mask.set(cipher.update(ZERO_MASK_INPUT))
+      }
+    }
+  }
+  // RFC 9001 §5.4.3: mask = AES-ECB(hp_key, sample)[0..5]. ECB has no chaining
+  // state, so one cipher serves every sample.
+  const ecb = createCipheriv(algorithm === "aes-128" ? "aes-128-ecb" : "aes-256-ecb", keyObject, null)
+  ecb.setAutoPadding(false)
+  return {
+    mask(sample, mask) {
+      checkSample(sample, mask)
+      const block = ecb.update(sample.subarray(0, HP_SAMPLE_LENGTH))
+      mask.set(block.subarray(0, HP_MASK_LENGTH))
+    }
+  }
+}
+
+const hash = (algorithm: HashAlgorithm, data: Uint8Array): Uint8Array =>
+  toUint8Array(createHash(algorithm).update(data).digest())
+
+const hmac = (algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array =>
+  toUint8Array(createHmac(algorithm, key).update(data).digest())
+
+const hkdfExtract = (algorithm: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Uint8Array =>
+  // RFC 5869 §2.2: an absent salt is HashLen zero bytes.
+  hmac(algorithm, salt.length === 0 ? new Uint8Array(hashLength(algorithm)) : salt, ikm)
+
+const hkdfExpand = (algorithm: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array => {
+  const hashLen = hashLength(algorithm)
+  if (!Number.isInteger(length) || length < 0 || length > 255 * hashLen) {
+    throw new RangeError(`HKDF-Expand: length must be an integer in [0, ${255 * hashLen}], got ${length}`)
+  }
+  // RFC 5869 §2.3: T(i) = HMAC(PRK, T(i-1) || info || i). node's hkdfSync always
+  // extracts first, so expand is done here.
+  const okm = new Uint8Array(length)
+  const key = createSecretKey(prk)
+  const counter = new Uint8Array(1)
+  let previous: Uint8Array = new Uint8Array(0)
+  for (let offset = 0, i = 1; offset < length; i++) {
+    counter[0] = i
+    previous = createHmac(algorithm, key).update(previous).update(info).update(counter).digest()
+    okm.set(previous.subarray(0, Math.min(hashLen, length - offset)), offset)
+    offset += hashLen
+  }
+  return okm
+}
+
+/** node:crypto's `randomFillSync` is limited to 2^31 - 1 bytes per call. */
+const RANDOM_CHUNK = 0x7fff_ffff
+
+const randomBytes = (out: Uint8Array): void => {
+  for (let offset = 0; offset < out.length; offset += RANDOM_CHUNK) {
+    randomFillSync(out, offset, Math.min(RANDOM_CHUNK, out.length - offset))
+  }
+}
+
+/** Builds the `node:crypto` backend. Stateless apart from per-key objects. */
+export const makeNodeCryptoBackend = (): CryptoBackend => ({
+  name: "node",
+  createAead: makeAead,
+  createHeaderProtection: makeHeaderProtection,
+  hash,
+  hmac,
+  hkdfExtract,
+  hkdfExpand,
+  randomBytes
+})
