@@ -1,4 +1,5 @@
 import { expect } from "vitest"
+import { fromHex } from "../../src/internal/codec/hex.js"
 import { BufferReader } from "../../src/internal/codec/reader.js"
 import { BufferWriter } from "../../src/internal/codec/writer.js"
 import { isTransportError, type TransportError } from "../../src/internal/errors.js"
@@ -6,14 +7,8 @@ import { decodeFrame } from "../../src/internal/frame/decode.js"
 import { encodeFrame, frameLength } from "../../src/internal/frame/encode.js"
 import type { Frame } from "../../src/internal/frame/types.js"
 
-export const hex = (text: string): Uint8Array => {
-  const digits = text.replace(/\s+/g, "")
-  const out = new Uint8Array(digits.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(digits.slice(i * 2, i * 2 + 2), 16)
-  return out
-}
-
-export const toHex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
+/** Hex with spaces between fields, as the vectors are written. */
+export const hex = (text: string): Uint8Array => fromHex(text.replace(/\s+/g, ""))
 
 export const ascii = (text: string): Uint8Array => new TextEncoder().encode(text)
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest"
+import { toHex } from "../../src/internal/codec/hex.js"
 import { decodeFrames } from "../../src/internal/frame/decode.js"
 import type { Frame } from "../../src/internal/frame/types.js"
-import { ascii, decodeAll, encode, hex, toHex } from "./helpers.js"
+import { ascii, decodeAll, encode, hex } from "./helpers.js"
 
 const bytes = (length: number, fill: number) => new Uint8Array(length).fill(fill)
 

@@ -34,6 +34,8 @@ export const decodeFrames = (payload: Uint8Array, packetType: PacketType): Array
   while (reader.remaining > 0) {
     const type = readFrameType(reader)
     if (typeof type !== "number") return type
+    // The body is decoded before the packet type is checked, so an unknown
+    // type stays FRAME_ENCODING_ERROR (§12.4) wherever it appears.
     const frame = decodeFrameBody(reader, type)
     if (frame._tag === "TransportError") return frame
     // RFC 9000 §12.4: "An endpoint MUST treat receipt of a frame in a packet
@@ -61,9 +63,9 @@ const readFrameType = (reader: BufferReader): number | TransportError => {
   const start = reader.offset
   const type = reader.varint()
   if (reader.failed) return transportError(TransportErrorCode.FRAME_ENCODING_ERROR, "truncated frame type")
-  // Every frame type we know fits in one byte; a larger one is unknown, and
-  // §12.4 makes unknown types FRAME_ENCODING_ERROR (0 stands in for a type
-  // too large to report).
+  // A type above 2^53-1 is not one we know (they all fit in one byte), and
+  // §12.4 makes unknown types FRAME_ENCODING_ERROR; 0 stands in for a type
+  // too large for the error's number field.
   if (type === VARINT_UNSAFE) return unknownType(0)
   // RFC 9000 §12.4: "a frame type MUST use the shortest possible encoding ...
   // An endpoint MAY treat the receipt of a frame type that uses a longer

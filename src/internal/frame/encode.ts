@@ -75,7 +75,7 @@ export const frameLength = (frame: Frame): number => {
  * must fill the rest of the packet.
  */
 export const streamFrameHeaderLength = (id: number, offset: number, length: number, withLength: boolean): number =>
-  1 + varintLength(id) + (offset > 0 ? varintLength(offset) : 0) + (withLength ? varintLength(length) : 0)
+  1 + varintLength(id) + (offset !== 0 ? varintLength(offset) : 0) + (withLength ? varintLength(length) : 0)
 
 /** RFC 9000 §19.8: writes a STREAM frame up to its Stream Data, which the caller writes next (`length` bytes). */
 export const encodeStreamFrameHeader = (
@@ -88,7 +88,7 @@ export const encodeStreamFrameHeader = (
 ): void => {
   writer.u8(streamFrameType(offset, fin, withLength))
   writer.varint(id)
-  if (offset > 0) writer.varint(offset)
+  if (offset !== 0) writer.varint(offset)
   if (withLength) writer.varint(length)
 }
 

@@ -336,4 +336,7 @@ export const frameTypeOf = (frame: Frame): number => {
 
 /** RFC 9000 §19.8: 0b00001XXX with the OFF, LEN and FIN bits. */
 export const streamFrameType = (offset: number, fin: boolean, withLength: boolean): number =>
-  FrameType.STREAM | (offset > 0 ? StreamFlag.OFF : 0) | (withLength ? StreamFlag.LEN : 0) | (fin ? StreamFlag.FIN : 0)
+  FrameType.STREAM |
+  (offset !== 0 ? StreamFlag.OFF : 0) |
+  (withLength ? StreamFlag.LEN : 0) |
+  (fin ? StreamFlag.FIN : 0)
