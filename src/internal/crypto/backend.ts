@@ -42,7 +42,7 @@ export interface HeaderProtection {
 }
 
 /** The cryptographic primitives the sans-IO core consumes. */
-export interface CryptoBackend {
+export interface CryptoBackend extends AsymmetricCrypto {
   /** A short name for logs and benchmarks, e.g. "node" or "noble". */
   readonly name: string
   createAead(algorithm: AeadAlgorithm, key: Uint8Array): Aead
@@ -59,3 +59,84 @@ export interface CryptoBackend {
 
 /** Output length in bytes of each hash. */
 export const hashLength = (algorithm: HashAlgorithm): 32 | 48 => (algorithm === "sha256" ? 32 : 48)
+
+/** TLS 1.3 key-exchange groups this stack speaks (RFC 8446 §4.2.7). */
+export type NamedGroup = "x25519" | "secp256r1"
+
+/** An ephemeral key pair for one handshake (RFC 8446 §4.2.8). */
+export interface KeyShare {
+  readonly group: NamedGroup
+  /** The public value as sent in a KeyShareEntry: 32 bytes for x25519, an uncompressed SEC1 point for secp256r1. */
+  readonly publicKey: Uint8Array
+  /**
+   * The (EC)DHE shared secret with the peer's public value, or `undefined` when
+   * that value is malformed, not on the curve, or yields an all-zero x25519
+   * secret (RFC 8446 §7.4.2). Never throws.
+   */
+  computeSecret(peerPublicKey: Uint8Array): Uint8Array | undefined
+}
+
+/** Elliptic curves of ECDSA keys. */
+export type EcCurve = "P-256" | "P-384"
+
+/** A public key, parsed from a SubjectPublicKeyInfo by the core's X.509 code. Integers are big-endian unsigned. */
+export type PublicKey =
+  | { readonly type: "rsa"; readonly modulus: Uint8Array; readonly exponent: Uint8Array }
+  | { readonly type: "ec"; readonly curve: EcCurve; readonly point: Uint8Array }
+  | { readonly type: "ed25519"; readonly key: Uint8Array }
+
+/** A public key with the DER SubjectPublicKeyInfo it was read from. */
+export interface PublicKeyInfo {
+  readonly spki: Uint8Array
+  readonly key: PublicKey
+}
+
+/** A private key, parsed from PKCS#8, SEC1 or PKCS#1 DER by the core. Integers are big-endian unsigned. */
+export type PrivateKey =
+  | {
+    readonly type: "rsa"
+    readonly modulus: Uint8Array
+    readonly publicExponent: Uint8Array
+    readonly privateExponent: Uint8Array
+    readonly prime1: Uint8Array
+    readonly prime2: Uint8Array
+    readonly exponent1: Uint8Array
+    readonly exponent2: Uint8Array
+    readonly coefficient: Uint8Array
+  }
+  | { readonly type: "ec"; readonly curve: EcCurve; readonly scalar: Uint8Array }
+  | { readonly type: "ed25519"; readonly seed: Uint8Array }
+
+/** Hashes used inside signatures (SHA-1 is refused everywhere). */
+export type SignatureHash = "sha256" | "sha384" | "sha512"
+
+/**
+ * A signature algorithm, as TLS SignatureSchemes and X.509 AlgorithmIdentifiers
+ * both reduce to. ECDSA signatures are DER `ECDSA-Sig-Value`s as both carry
+ * them; RSASSA-PSS uses MGF1 with the same hash.
+ */
+export type SignatureAlgorithm =
+  | { readonly kind: "rsa-pkcs1"; readonly hash: SignatureHash }
+  | { readonly kind: "rsa-pss"; readonly hash: SignatureHash; readonly saltLength: number }
+  | { readonly kind: "ecdsa"; readonly hash: SignatureHash }
+  | { readonly kind: "ed25519" }
+
+/** A private key ready to sign. */
+export interface Signer {
+  readonly key: PrivateKey
+  /** Signs `data` (the whole message; hashing is part of the algorithm). */
+  sign(algorithm: SignatureAlgorithm, data: Uint8Array): Uint8Array
+}
+
+/** The asymmetric primitives TLS 1.3 needs, part of every {@link CryptoBackend}. */
+export interface AsymmetricCrypto {
+  generateKeyShare(group: NamedGroup): KeyShare
+  /**
+   * Whether `signature` is valid for `data` under `key`. Returns false, never
+   * throws, for a malformed key or signature, or a key that does not fit the
+   * algorithm (e.g. an ECDSA algorithm with an RSA key).
+   */
+  verify(algorithm: SignatureAlgorithm, key: PublicKeyInfo, data: Uint8Array, signature: Uint8Array): boolean
+  /** Prepares a private key for signing; throws for a key the backend cannot use (a configuration error). */
+  createSigner(key: PrivateKey): Signer
+}
