@@ -14,20 +14,31 @@ export interface Trace {
   serverFailure: TlsFailure | undefined
 }
 
+/** Rewrites the `index`-th handshake message (counted across both sides) sent by `from`. */
+export type Intercept = (index: number, from: "client" | "server", data: Uint8Array) => Uint8Array
+
 /**
  * Runs a handshake in memory: hands every HandshakeData event of one side to
  * the other at its level, until neither has anything more to say.
  */
-export const runHandshake = (client: TlsClient, server: TlsServer, unixMillis: number): Trace => {
+export const runHandshake = (
+  client: TlsClient,
+  server: TlsServer,
+  unixMillis: number,
+  intercept?: Intercept
+): Trace => {
   const trace: Trace = { client: [], server: [], clientFailure: undefined, serverFailure: undefined }
   client.start(unixMillis)
+  let index = 0
   const drain = (from: TlsSession, to: TlsSession, log: Array<TlsEvent>, side: "client" | "server"): boolean => {
     let moved = false
     for (let event = from.pollEvent(); event !== undefined; event = from.pollEvent()) {
       log.push(event)
       moved = true
       if (event._tag !== "HandshakeData") continue
-      const failure = to.receive(event.level, event.data, unixMillis)
+      const data = intercept === undefined ? event.data : intercept(index, side, event.data)
+      index++
+      const failure = to.receive(event.level, data, unixMillis)
       if (failure !== undefined) {
         if (side === "client") trace.serverFailure ??= failure
         else trace.clientFailure ??= failure
