@@ -1,6 +1,8 @@
 /**
- * The `CryptoBackend` over @noble/ciphers and @noble/hashes: pure JavaScript,
+ * The `CryptoBackend` over @noble/ciphers, @noble/hashes and @noble/curves
+ * (plus a bigint RSA, `./rsa.ts`, for what noble lacks): pure JavaScript,
  * portable to any runtime with `crypto.getRandomValues` (no `node:` import).
+ * Key exchange and signatures live in `./nobleAsymmetric.ts`.
  *
  * noble's cipher objects are single-use per (key, nonce) and keep no expanded
  * key state between calls, so a cipher instance is created per packet; what
@@ -21,6 +23,7 @@ import {
   type HeaderProtectionAlgorithm,
   hashLength
 } from "../internal/crypto/backend.js"
+import { makeNobleAsymmetricCrypto } from "./nobleAsymmetric.js"
 
 const AEAD_KEY_LENGTH: Record<AeadAlgorithm, number> = {
   "aes-128-gcm": 16,
@@ -235,5 +238,6 @@ export const makeNobleCryptoBackend = (): CryptoBackend => ({
   hmac,
   hkdfExtract,
   hkdfExpand,
-  randomBytes
+  randomBytes,
+  ...makeNobleAsymmetricCrypto(randomBytes)
 })

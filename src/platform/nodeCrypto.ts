@@ -3,7 +3,8 @@
  *
  * Keys are turned into `KeyObject`s once per `create*` call; per packet only a
  * cipher context is created. AES header protection keeps one ECB cipher per
- * key for its whole life (ECB carries no state between blocks).
+ * key for its whole life (ECB carries no state between blocks). Key exchange
+ * and signatures live in `./nodeAsymmetric.ts`.
  */
 import {
   type CipherGCMTypes,
@@ -25,6 +26,7 @@ import {
   type HeaderProtectionAlgorithm,
   hashLength
 } from "../internal/crypto/backend.js"
+import { makeNodeAsymmetricCrypto } from "./nodeAsymmetric.js"
 
 const AEAD_KEY_LENGTH: Record<AeadAlgorithm, number> = {
   "aes-128-gcm": 16,
@@ -180,5 +182,6 @@ export const makeNodeCryptoBackend = (): CryptoBackend => ({
   hmac,
   hkdfExtract,
   hkdfExpand,
-  randomBytes
+  randomBytes,
+  ...makeNodeAsymmetricCrypto()
 })

@@ -1,0 +1,202 @@
+import { transportError, type TransportError, TransportErrorCode } from "../errors.js"
+import { FrameType } from "../frame/types.js"
+
+/**
+ * Connection IDs of one connection (RFC 9000 §5.1): the ones we issue to the
+ * peer (local) and the ones the peer issued to us (remote).
+ */
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+export interface IssuedCid {
+  readonly sequence: number
+  readonly cid: Uint8Array
+  readonly resetToken: Uint8Array
+}
+
+/** Makes a fresh connection ID and its stateless reset token (the endpoint knows how). */
+export type CidGenerator = () => { readonly cid: Uint8Array; readonly resetToken: Uint8Array }
+
+/** The connection IDs we have issued and not yet seen retired. */
+export class LocalCids {
+  private readonly active = new Map<number, IssuedCid>()
+  private nextSequence: number
+  /** CIDs issued but not yet sent in a NEW_CONNECTION_ID frame (or lost and to be re-sent). */
+  readonly pendingAnnouncements: Array<IssuedCid> = []
+  /** CIDs the endpoint should start / stop routing to this connection. */
+  readonly added: Array<Uint8Array> = []
+  readonly retired: Array<Uint8Array> = []
+  private retirePriorTo = 0
+
+  constructor(
+    initial: IssuedCid,
+    private readonly generate: CidGenerator
+  ) {
+    this.active.set(initial.sequence, initial)
+    this.nextSequence = initial.sequence + 1
+  }
+
+  get count(): number {
+    return this.active.size
+  }
+
+  all(): IterableIterator<IssuedCid> {
+    return this.active.values()
+  }
+
+  /** RFC 9000 §5.1.1: keep the peer supplied with up to `limit` connection IDs. */
+  replenish(limit: number): void {
+    while (this.active.size < limit) {
+      const { cid, resetToken } = this.generate()
+      const issued = { sequence: this.nextSequence++, cid, resetToken }
+      this.active.set(issued.sequence, issued)
+      this.pendingAnnouncements.push(issued)
+      this.added.push(cid)
+    }
+  }
+
+  /** Whether a NEW_CONNECTION_ID for `sequence` still needs (re)sending after a loss. */
+  isActive(sequence: number): boolean {
+    return this.active.has(sequence)
+  }
+
+  get(sequence: number): IssuedCid | undefined {
+    return this.active.get(sequence)
+  }
+
+  /** The Retire Prior To value to put in NEW_CONNECTION_ID frames. */
+  get retirePriorToValue(): number {
+    return this.retirePriorTo
+  }
+
+  /**
+   * RFC 9000 §19.16: the peer retires one of our CIDs. Retiring a sequence we
+   * never issued, or the CID the carrying packet was addressed to, is a
+   * PROTOCOL_VIOLATION.
+   */
+  onRetire(sequence: number, packetDcid: Uint8Array): TransportError | undefined {
+    if (sequence >= this.nextSequence) {
+      return transportError(TransportErrorCode.PROTOCOL_VIOLATION, `retired unissued CID ${sequence}`, FrameType.RETIRE_CONNECTION_ID)
+    }
+    const entry = this.active.get(sequence)
+    if (entry === undefined) return undefined
+    if (bytesEqual(entry.cid, packetDcid)) {
+      return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "retired the CID in use", FrameType.RETIRE_CONNECTION_ID)
+    }
+    this.active.delete(sequence)
+    this.retired.push(entry.cid)
+    return undefined
+  }
+}
+
+export interface RemoteCid {
+  readonly sequence: number
+  readonly cid: Uint8Array
+  readonly resetToken: Uint8Array | undefined
+}
+
+/** The connection IDs the peer issued to us (RFC 9000 §5.1.1, §19.15). */
+export class RemoteCids {
+  private readonly available = new Map<number, RemoteCid>()
+  private current: RemoteCid
+  private retirePriorTo = 0
+  /** Sequence numbers to send RETIRE_CONNECTION_ID for. */
+  readonly pendingRetirements: Array<number> = []
+
+  constructor(
+    initial: Uint8Array,
+    /** Our active_connection_id_limit. */
+    private readonly limit: number
+  ) {
+    this.current = { sequence: 0, cid: initial, resetToken: undefined }
+  }
+
+  /** The CID we address packets to. */
+  get active(): RemoteCid {
+    return this.current
+  }
+
+  /** Replaces the initial CID (the server's SCID, or a Retry's) before the handshake settles it. */
+  setInitial(cid: Uint8Array): void {
+    this.current = { sequence: 0, cid, resetToken: this.current.resetToken }
+  }
+
+  /** The stateless_reset_token transport parameter belongs to sequence 0 (RFC 9000 §18.2). */
+  setInitialResetToken(token: Uint8Array): void {
+    if (this.current.sequence === 0) this.current = { ...this.current, resetToken: token }
+  }
+
+  /** Every reset token we may see in a stateless reset (§10.3.1). */
+  *resetTokens(): IterableIterator<Uint8Array> {
+    if (this.current.resetToken !== undefined) yield this.current.resetToken
+    for (const entry of this.available.values()) if (entry.resetToken !== undefined) yield entry.resetToken
+  }
+
+  get spareCount(): number {
+    return this.available.size
+  }
+
+  onNewConnectionId(sequence: number, retirePriorTo: number, cid: Uint8Array, resetToken: Uint8Array): TransportError | undefined {
+    const known = sequence === this.current.sequence ? this.current : this.available.get(sequence)
+    if (known !== undefined) {
+      // §19.15: the same sequence number must always carry the same CID.
+      if (!bytesEqual(known.cid, cid) || (known.resetToken !== undefined && !bytesEqual(known.resetToken, resetToken))) {
+        return transportError(TransportErrorCode.PROTOCOL_VIOLATION, `CID sequence ${sequence} reused`, FrameType.NEW_CONNECTION_ID)
+      }
+      return undefined
+    }
+    if (sequence < this.retirePriorTo) {
+      // §19.15: a CID already covered by Retire Prior To is retired straight away.
+      this.pendingRetirements.push(sequence)
+      return undefined
+    }
+    this.available.set(sequence, { sequence, cid: cid.slice(), resetToken: resetToken.slice() })
+    if (retirePriorTo > this.retirePriorTo) {
+      this.retirePriorTo = retirePriorTo
+      for (const seq of [...this.available.keys()]) {
+        if (seq < retirePriorTo) {
+          this.available.delete(seq)
+          this.pendingRetirements.push(seq)
+        }
+      }
+      if (this.current.sequence < retirePriorTo) {
+        this.pendingRetirements.push(this.current.sequence)
+        this.switchToNext()
+      }
+    }
+    // §5.1.1: more active CIDs than our limit is a CONNECTION_ID_LIMIT_ERROR.
+    if (this.available.size + 1 > this.limit) {
+      return transportError(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, "too many connection IDs", FrameType.NEW_CONNECTION_ID)
+    }
+    // Bound the RETIRE_CONNECTION_ID backlog a peer can make us accumulate.
+    if (this.pendingRetirements.length > 4 * this.limit) {
+      return transportError(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, "too many retirements pending", FrameType.NEW_CONNECTION_ID)
+    }
+    return undefined
+  }
+
+  /** Moves to the unused CID with the lowest sequence; false when none is left. */
+  private switchToNext(): boolean {
+    let next: RemoteCid | undefined
+    for (const entry of this.available.values()) if (next === undefined || entry.sequence < next.sequence) next = entry
+    if (next === undefined) return false
+    this.available.delete(next.sequence)
+    this.current = next
+    return true
+  }
+
+  /**
+   * RFC 9000 §9.5: a new path uses a fresh CID, retiring the old one. Returns
+   * false when the peer has given us no spare (the old CID stays in use).
+   */
+  rotate(): boolean {
+    const old = this.current.sequence
+    if (!this.switchToNext()) return false
+    this.pendingRetirements.push(old)
+    return true
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The asymmetric half of the `node:crypto` backend: key exchange and
+ * signatures through OpenSSL `KeyObject`s.
+ *
+ * Public keys come from the DER SubjectPublicKeyInfo (one `KeyObject` per
+ * `PublicKeyInfo`, cached); private keys are imported as JWK built from the
+ * components (RSA, EC) or as PKCS#8 (Ed25519, whose JWK would need the public
+ * half). RSA components are checked for consistency first (OpenSSL imports an
+ * inconsistent key silently and only its CRT self-check would notice).
+ */
+import {
+  constants,
+  createECDH,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  type ECDH,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+  sign as nodeSign,
+  verify as nodeVerify
+} from "node:crypto"
+import type {
+  AsymmetricCrypto,
+  EcCurve,
+  KeyShare,
+  NamedGroup,
+  PrivateKey,
+  PublicKeyInfo,
+  SignatureAlgorithm,
+  Signer
+} from "../internal/crypto/backend.js"
+import {
+  algorithmFits,
+  fixedLengthInteger,
+  isAllZero,
+  isSmallOrderEd25519,
+  stripLeadingZeros,
+  unusableAlgorithm
+} from "./keyMaterial.js"
+import { rsaPrivateKey } from "./rsa.js"
+
+/** Views bytes as a `Buffer` without copying (node's key APIs are typed for `Buffer`). */
+const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+/** Views a node `Buffer` as a plain `Uint8Array` (no copy). */
+const toUint8Array = (buffer: Buffer): Uint8Array => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+
+const base64Url = (bytes: Uint8Array): string => asBuffer(bytes).toString("base64url")
+
+/** JWK form of an integer: big-endian without leading zeros (RFC 7518 §6.3). */
+const jwkInteger = (bytes: Uint8Array): string => base64Url(stripLeadingZeros(bytes))
+
+/** DER SubjectPublicKeyInfo prefix of an X25519 key (RFC 8410): the 32-byte key follows. */
+const X25519_SPKI_PREFIX = Buffer.from("302a300506032b656e032100", "hex")
+/** DER PKCS#8 prefix of an Ed25519 private key (RFC 8410 §7): the 32-byte seed follows. */
+const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex")
+
+const X25519_LENGTH = 32
+const P256_UNCOMPRESSED_LENGTH = 65
+
+const CURVES: Record<EcCurve, { readonly openssl: string; readonly scalarLength: number }> = {
+  "P-256": { openssl: "prime256v1", scalarLength: 32 },
+  "P-384": { openssl: "secp384r1", scalarLength: 48 }
+}
+
+// ---------------------------------------------------------------------------
+// Key exchange (RFC 8446 §4.2.8, §7.4)
+// ---------------------------------------------------------------------------
+
+const x25519Share = (): KeyShare => {
+  const { privateKey, publicKey } = generateKeyPairSync("x25519")
+  const spki = publicKey.export({ type: "spki", format: "der" })
+  return {
+    group: "x25519",
+    publicKey: toUint8Array(spki).slice(X25519_SPKI_PREFIX.length),
+    computeSecret(peer) {
+      if (!(peer instanceof Uint8Array) || peer.length !== X25519_LENGTH) return undefined
+      try {
+        const peerKey = createPublicKey({
+          key: Buffer.concat([X25519_SPKI_PREFIX, peer]),
+          format: "der",
+          type: "spki"
+        })
+        // OpenSSL fails the derivation itself when the result is all zero.
+        const secret = toUint8Array(diffieHellman({ privateKey, publicKey: peerKey }))
+        return secret.length !== X25519_LENGTH || isAllZero(secret) ? undefined : secret
+      } catch {
+        return undefined
+      }
+    }
+  }
+}
+
+const p256Share = (): KeyShare => {
+  const ecdh: ECDH = createECDH(CURVES["P-256"].openssl)
+  const publicKey = toUint8Array(ecdh.generateKeys())
+  return {
+    group: "secp256r1",
+    publicKey,
+    computeSecret(peer) {
+      // RFC 8446 §4.2.8.2: only the uncompressed form (OpenSSL would also decode a compressed one).
+      if (!(peer instanceof Uint8Array) || peer.length !== P256_UNCOMPRESSED_LENGTH || peer[0] !== 0x04) {
+        return undefined
+      }
+      try {
+        // Throws for a point that is not on the curve; the result is x, padded to 32 bytes.
+        const secret = toUint8Array(ecdh.computeSecret(peer))
+        return secret.length === 32 ? secret : undefined
+      } catch {
+        return undefined
+      }
+    }
+  }
+}
+
+const generateKeyShare = (group: NamedGroup): KeyShare => {
+  switch (group) {
+    case "x25519":
+      return x25519Share()
+    case "secp256r1":
+      return p256Share()
+    default:
+      throw new RangeError(`unsupported key-exchange group ${String(group)}`)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Verification
+// ---------------------------------------------------------------------------
+
+/** One `KeyObject` per `PublicKeyInfo` (`null`: the SPKI did not parse, or is not a usable key). */
+const publicKeys = new WeakMap<PublicKeyInfo, KeyObject | null>()
+
+/**
+ * OpenSSL accepts Ed25519 public keys of small order, under which one fixed
+ * signature verifies for every message; they are refused here (as noble's
+ * strict RFC 8032 mode does). The raw key is the last 32 bytes of the SPKI.
+ */
+const usableKeyObject = (key: KeyObject): boolean =>
+  key.asymmetricKeyType !== "ed25519" ||
+  !isSmallOrderEd25519(toUint8Array(key.export({ type: "spki", format: "der" })).subarray(-32))
+
+/**
+ * An id-RSASSA-PSS key (RFC 4055 §1.2) becomes an OpenSSL "rsa-pss" key that
+ * refuses PKCS#1 v1.5 and enforces the SPKI's PSS parameters. The core reads
+ * such keys as plain RSA and leaves those restrictions to its own policy, and
+ * the portable backend cannot see them, so the key is rebuilt from its
+ * modulus and exponent: both backends then give the same answers.
+ */
+const plainRsaKeyObject = (info: PublicKeyInfo): KeyObject | undefined => {
+  const key = info.key
+  if (key.type !== "rsa") return undefined
+  return createPublicKey({ key: { kty: "RSA", n: jwkInteger(key.modulus), e: jwkInteger(key.exponent) }, format: "jwk" })
+}
+
+const publicKeyObject = (info: PublicKeyInfo): KeyObject | undefined => {
+  let cached = publicKeys.get(info)
+  if (cached === undefined) {
+    try {
+      let key: KeyObject | undefined = createPublicKey({ key: asBuffer(info.spki), format: "der", type: "spki" })
+      if (key.asymmetricKeyType === "rsa-pss") key = plainRsaKeyObject(info)
+      cached = key !== undefined && usableKeyObject(key) ? key : null
+    } catch {
+      cached = null
+    }
+    publicKeys.set(info, cached)
+  }
+  return cached ?? undefined
+}
+
+/** Whether OpenSSL's view of the key agrees with the parsed key and the algorithm. */
+const keyObjectFits = (algorithm: SignatureAlgorithm, info: PublicKeyInfo, keyObject: KeyObject): boolean => {
+  const type = keyObject.asymmetricKeyType
+  switch (algorithm.kind) {
+    case "rsa-pkcs1":
+    case "rsa-pss":
+      return type === "rsa"
+    case "ecdsa": {
+      if (type !== "ec" || info.key.type !== "ec") return false
+      const curve = CURVES[info.key.curve] as (typeof CURVES)[EcCurve] | undefined
+      return curve !== undefined && keyObject.asymmetricKeyDetails?.namedCurve === curve.openssl
+    }
+    case "ed25519":
+      return type === "ed25519"
+  }
+}
+
+const verify = (
+  algorithm: SignatureAlgorithm,
+  info: PublicKeyInfo,
+  data: Uint8Array,
+  signature: Uint8Array
+): boolean => {
+  try {
+    if (!algorithmFits(algorithm, info.key.type)) return false
+    const key = publicKeyObject(info)
+    if (key === undefined || !keyObjectFits(algorithm, info, key)) return false
+    switch (algorithm.kind) {
+      case "rsa-pkcs1":
+        return nodeVerify(algorithm.hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature)
+      case "rsa-pss":
+        return nodeVerify(
+          algorithm.hash,
+          data,
+          { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: algorithm.saltLength },
+          signature
+        )
+      case "ecdsa":
+        return nodeVerify(algorithm.hash, data, { key, dsaEncoding: "der" }, signature)
+      case "ed25519":
+        return nodeVerify(null, data, key, signature)
+    }
+  } catch {
+    // OpenSSL throws for some malformed signatures and key/parameter mismatches.
+    return false
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Signing
+// ---------------------------------------------------------------------------
+
+const rsaKeyObject = (key: Extract<PrivateKey, { type: "rsa" }>): KeyObject => {
+  rsaPrivateKey(key) // throws for inconsistent components
+  const jwk: JsonWebKey = {
+    kty: "RSA",
+    n: jwkInteger(key.modulus),
+    e: jwkInteger(key.publicExponent),
+    d: jwkInteger(key.privateExponent),
+    p: jwkInteger(key.prime1),
+    q: jwkInteger(key.prime2),
+    dp: jwkInteger(key.exponent1),
+    dq: jwkInteger(key.exponent2),
+    qi: jwkInteger(key.coefficient)
+  }
+  return createPrivateKey({ key: jwk, format: "jwk" })
+}
+
+const ecKeyObject = (key: Extract<PrivateKey, { type: "ec" }>): KeyObject => {
+  const curve = CURVES[key.curve] as (typeof CURVES)[EcCurve] | undefined
+  if (curve === undefined) throw new RangeError(`unsupported EC curve ${String(key.curve)}`)
+  const scalar = fixedLengthInteger(key.scalar, curve.scalarLength)
+  if (scalar === undefined) throw new RangeError(`EC private key: scalar out of range for ${key.curve}`)
+  // JWK needs the public point too: OpenSSL computes it (and rejects 0 and scalars >= n).
+  const ecdh = createECDH(curve.openssl)
+  try {
+    ecdh.setPrivateKey(asBuffer(scalar))
+  } catch {
+    throw new RangeError(`EC private key: scalar out of range for ${key.curve}`)
+  }
+  const point = ecdh.getPublicKey()
+  const coordinate = curve.scalarLength
+  return createPrivateKey({
+    key: {
+      kty: "EC",
+      crv: key.curve,
+      d: base64Url(scalar),
+      x: base64Url(point.subarray(1, 1 + coordinate)),
+      y: base64Url(point.subarray(1 + coordinate))
+    },
+    format: "jwk"
+  })
+}
+
+const ed25519KeyObject = (key: Extract<PrivateKey, { type: "ed25519" }>): KeyObject => {
+  if (!(key.seed instanceof Uint8Array) || key.seed.length !== 32) {
+    throw new RangeError("Ed25519 private key: the seed must be 32 bytes")
+  }
+  return createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, key.seed]),
+    format: "der",
+    type: "pkcs8"
+  })
+}
+
+const createSigner = (key: PrivateKey): Signer => {
+  switch (key.type) {
+    case "rsa": {
+      const keyObject = rsaKeyObject(key)
+      return {
+        key,
+        sign(algorithm, data) {
+          if (!algorithmFits(algorithm, "rsa")) throw unusableAlgorithm(algorithm, "rsa")
+          if (algorithm.kind === "rsa-pkcs1") {
+            return toUint8Array(
+              nodeSign(algorithm.hash, data, { key: keyObject, padding: constants.RSA_PKCS1_PADDING })
+            )
+          }
+          if (algorithm.kind === "rsa-pss") {
+            return toUint8Array(nodeSign(algorithm.hash, data, {
+              key: keyObject,
+              padding: constants.RSA_PKCS1_PSS_PADDING,
+              saltLength: algorithm.saltLength
+            }))
+          }
+          throw unusableAlgorithm(algorithm, "rsa")
+        }
+      }
+    }
+    case "ec": {
+      const keyObject = ecKeyObject(key)
+      return {
+        key,
+        sign(algorithm, data) {
+          if (algorithm.kind !== "ecdsa" || !algorithmFits(algorithm, "ec")) throw unusableAlgorithm(algorithm, "ec")
+          return toUint8Array(nodeSign(algorithm.hash, data, { key: keyObject, dsaEncoding: "der" }))
+        }
+      }
+    }
+    case "ed25519": {
+      const keyObject = ed25519KeyObject(key)
+      return {
+        key,
+        sign(algorithm, data) {
+          if (!algorithmFits(algorithm, "ed25519")) throw unusableAlgorithm(algorithm, "ed25519")
+          return toUint8Array(nodeSign(null, data, keyObject))
+        }
+      }
+    }
+    default:
+      throw new TypeError(`unsupported private key type ${String((key as { type?: unknown }).type)}`)
+  }
+}
+
+/** The `node:crypto` asymmetric primitives. */
+export const makeNodeAsymmetricCrypto = (): AsymmetricCrypto => ({ generateKeyShare, verify, createSigner })
