@@ -65,7 +65,6 @@ import {
   certificateVerifyInput,
   chooseSignatureScheme,
   handshakeSignatureAlgorithm,
-  handshakeSignatureSchemes,
   signerFor
 } from "./signatureSchemes.js"
 import { MAX_TICKET_LIFETIME_SECONDS, type SessionTicket } from "./ticket.js"
@@ -161,7 +160,7 @@ export class TlsClient extends TlsSession {
     extensions.push(
       { type: ExtensionType.supported_versions, data: encodeSupportedVersionsClient([TLS13_VERSION]) },
       { type: ExtensionType.supported_groups, data: encodeU16List(c.groups.map(groupCode)) },
-      { type: ExtensionType.signature_algorithms, data: encodeU16List(handshakeSignatureSchemes) },
+      { type: ExtensionType.signature_algorithms, data: encodeU16List(this.acceptedSchemes) },
       { type: ExtensionType.signature_algorithms_cert, data: encodeU16List(certificateSignatureSchemes) },
       {
         type: ExtensionType.key_share,
@@ -409,7 +408,7 @@ export class TlsClient extends TlsSession {
     if (isTlsAlert(verify)) return verify
     const backend = this.config.backend
     const suite = this.suite!
-    if (!handshakeSignatureSchemes.includes(verify.scheme)) return illegalParameter(`signature scheme ${verify.scheme} not offered`)
+    if (!this.acceptedSchemes.includes(verify.scheme)) return illegalParameter(`signature scheme ${verify.scheme} not offered`)
     const algorithm = handshakeSignatureAlgorithm(verify.scheme, this.serverKey!.key)
     if (algorithm === undefined) return illegalParameter(`signature scheme ${verify.scheme} does not fit the certificate key`)
     const input = certificateVerifyInput("server", this.transcript.hash(backend, suite.hash))

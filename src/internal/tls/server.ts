@@ -65,7 +65,6 @@ import {
   certificateVerifyInput,
   chooseSignatureScheme,
   handshakeSignatureAlgorithm,
-  handshakeSignatureSchemes,
   signerFor
 } from "./signatureSchemes.js"
 import { MAX_TICKET_LIFETIME_SECONDS, type TicketSealer, type TicketState, type UsedTickets } from "./ticket.js"
@@ -400,7 +399,7 @@ export class TlsServer extends TlsSession {
     if (c.clientAuth === "optional" || c.clientAuth === "required") {
       const request = encodeCertificateRequest({
         context: new Uint8Array(0),
-        extensions: [{ type: ExtensionType.signature_algorithms, data: encodeU16List(handshakeSignatureSchemes) }]
+        extensions: [{ type: ExtensionType.signature_algorithms, data: encodeU16List(this.acceptedSchemes) }]
       })
       this.transcript.add(request)
       flight.push(request)
@@ -449,7 +448,7 @@ export class TlsServer extends TlsSession {
     if (isTlsAlert(verify)) return verify
     const backend = this.config.backend
     const key = this.clientCertificateKey!
-    if (!handshakeSignatureSchemes.includes(verify.scheme)) return illegalParameter(`signature scheme ${verify.scheme} not requested`)
+    if (!this.acceptedSchemes.includes(verify.scheme)) return illegalParameter(`signature scheme ${verify.scheme} not requested`)
     const algorithm = handshakeSignatureAlgorithm(verify.scheme, key.key)
     if (algorithm === undefined) return illegalParameter(`signature scheme ${verify.scheme} does not fit the certificate key`)
     const input = certificateVerifyInput("client", this.transcript.hash(backend, this.suite!.hash))

@@ -5,6 +5,7 @@ import type { TransportError } from "../errors.js"
 import { isTlsAlert, type TlsAlert, unexpectedMessage } from "./alert.js"
 import { HandshakeFramer } from "./framer.js"
 import type { HandshakeMessage } from "./messages.js"
+import { handshakeSignatureSchemes } from "./signatureSchemes.js"
 
 /**
  * What the QUIC connection and the TLS handshake say to each other
@@ -61,6 +62,12 @@ export interface TlsCommonConfig {
   readonly transportParameters: Uint8Array
   /** Receives NSS key-log lines (SSLKEYLOGFILE format). */
   readonly keyLog?: ((line: string) => void) | undefined
+  /**
+   * CertificateVerify schemes we accept from the peer, in order of preference
+   * (signature_algorithms; for a server, what its CertificateRequest asks for).
+   * Defaults to {@link handshakeSignatureSchemes}.
+   */
+  readonly signatureSchemes?: ReadonlyArray<number> | undefined
   /** Largest handshake message accepted, bounding what a peer can make us buffer. */
   readonly maxMessageSize?: number | undefined
 }
@@ -86,7 +93,10 @@ export abstract class TlsSession {
   /** Whether the handshake used a resumption PSK. */
   resumed = false
 
+  protected readonly acceptedSchemes: ReadonlyArray<number>
+
   constructor(protected readonly common: TlsCommonConfig) {
+    this.acceptedSchemes = common.signatureSchemes ?? handshakeSignatureSchemes
     const max = common.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.framers = { initial: new HandshakeFramer(max), handshake: new HandshakeFramer(max), application: new HandshakeFramer(max) }
   }

@@ -1,0 +1,85 @@
+/**
+ * Unreliable datagrams (RFC 9221): bounded queues in both directions.
+ * Datagrams are never retransmitted; when the outgoing queue is full the
+ * caller chooses between dropping the oldest queued datagram and being told
+ * to wait (DatagramsUnblocked fires when room frees up).
+ */
+
+export type DatagramSendError =
+  | { readonly _tag: "DatagramDisabled" }
+  | { readonly _tag: "DatagramUnsupportedByPeer" }
+  | { readonly _tag: "DatagramTooLarge"; readonly maxSize: number }
+  | { readonly _tag: "DatagramBlocked"; readonly payload: Uint8Array }
+
+export class DatagramQueues {
+  private readonly outgoing: Array<Uint8Array> = []
+  private outgoingBytes = 0
+  private readonly incoming: Array<Uint8Array> = []
+  private incomingBytes = 0
+  /** Set when a send was refused for lack of room, so the unblocking is reported once. */
+  blocked = false
+  /** Datagrams dropped because a queue was full (sent oldest-first or received). */
+  droppedOutgoing = 0
+  droppedIncoming = 0
+
+  constructor(
+    private readonly sendCapacityBytes: number,
+    private readonly receiveCapacityBytes: number
+  ) {}
+
+  get sendBufferSpace(): number {
+    return Math.max(0, this.sendCapacityBytes - this.outgoingBytes)
+  }
+
+  /** Queues `data`; with `dropOldWhenFull`, makes room by dropping the oldest queued datagrams. */
+  push(data: Uint8Array, dropOldWhenFull: boolean): DatagramSendError | undefined {
+    if (this.outgoingBytes + data.length > this.sendCapacityBytes) {
+      if (!dropOldWhenFull) {
+        this.blocked = true
+        return { _tag: "DatagramBlocked", payload: data }
+      }
+      while (this.outgoing.length > 0 && this.outgoingBytes + data.length > this.sendCapacityBytes) {
+        this.outgoingBytes -= this.outgoing.shift()!.length
+        this.droppedOutgoing++
+      }
+    }
+    this.outgoing.push(data)
+    this.outgoingBytes += data.length
+    return undefined
+  }
+
+  peekOutgoing(): Uint8Array | undefined {
+    return this.outgoing[0]
+  }
+
+  /** Removes the head of the outgoing queue (it was sent, or can never fit and is dropped). Returns whether a blocked sender may now retry. */
+  shiftOutgoing(): boolean {
+    const head = this.outgoing.shift()
+    if (head !== undefined) this.outgoingBytes -= head.length
+    if (this.blocked && this.outgoingBytes < this.sendCapacityBytes) {
+      this.blocked = false
+      return true
+    }
+    return false
+  }
+
+  /** Keeps a received datagram for the application; drops the oldest when over capacity (RFC 9221 §5: unreliable). */
+  receive(data: Uint8Array): void {
+    this.incoming.push(data)
+    this.incomingBytes += data.length
+    while (this.incomingBytes > this.receiveCapacityBytes && this.incoming.length > 0) {
+      this.incomingBytes -= this.incoming.shift()!.length
+      this.droppedIncoming++
+    }
+  }
+
+  takeIncoming(): Uint8Array | undefined {
+    const data = this.incoming.shift()
+    if (data !== undefined) this.incomingBytes -= data.length
+    return data
+  }
+
+  get hasOutgoing(): boolean {
+    return this.outgoing.length > 0
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Datagram Packetization Layer PMTU Discovery (RFC 8899 §5, as RFC 9000
+ * §14.3 allows): start at the QUIC minimum of 1200 bytes and binary-search
+ * upwards with PING+PADDING probe packets. A probe that is acknowledged
+ * raises the path MTU; a probe size lost MAX_PROBES times in a row caps the
+ * search below it. Probes are never counted as congestion (§14.4).
+ *
+ * Black holes (RFC 8899 §4.3): when several packets larger than the base MTU
+ * are lost in a row while smaller ones get through, the search restarts from
+ * the base.
+ */
+export const BASE_MTU = 1200
+
+/** RFC 8899 §5.1.2 MAX_PROBES. */
+const MAX_PROBES = 3
+
+/**
+ * Lost packets above the base MTU, with none of that size acknowledged in
+ * between, before we suspect a black hole. Higher than MAX_PROBES so that
+ * ordinary random loss on a bulk transfer does not trip it.
+ */
+const BLACK_HOLE_THRESHOLD = 6
+
+/** Stop when the search window is this small: another probe would gain little. */
+const SEARCH_GRANULARITY = 16
+
+/** RFC 8899 §5.1.1: after a search completes, probe again this often (µs) in case the path grew. */
+const RAISE_INTERVAL = 600_000_000
+
+export class MtuDiscovery {
+  /** The largest UDP payload known to get through. */
+  current = BASE_MTU
+  private searchHigh: number
+  private probeSize: number | undefined
+  private inFlightProbe: number | undefined
+  private failures = 0
+  private nextSearchAt: number | undefined = 0
+  private largeLossesInRow = 0
+
+  constructor(
+    private readonly enabled: boolean,
+    private readonly upperBound: number
+  ) {
+    this.searchHigh = upperBound
+  }
+
+  /** The peer's max_udp_payload_size caps the search (RFC 9000 §18.2). */
+  setPeerLimit(limit: number): void {
+    this.searchHigh = Math.min(this.searchHigh, limit)
+  }
+
+  /** The size of the probe to send now, or undefined. One probe is in flight at a time. */
+  probeToSend(now: number): number | undefined {
+    if (!this.enabled || this.inFlightProbe !== undefined) return undefined
+    if (this.nextSearchAt === undefined || now < this.nextSearchAt) return undefined
+    if (this.searchHigh - this.current < SEARCH_GRANULARITY) {
+      this.nextSearchAt = now + RAISE_INTERVAL
+      this.searchHigh = this.upperBound
+      return undefined
+    }
+    this.probeSize ??= Math.min(this.searchHigh, this.current + Math.ceil((this.searchHigh - this.current) / 2))
+    return this.probeSize
+  }
+
+  onProbeSent(packetNumber: number): void {
+    this.inFlightProbe = packetNumber
+  }
+
+  onProbeAcked(packetNumber: number): void {
+    if (packetNumber !== this.inFlightProbe || this.probeSize === undefined) return
+    this.current = this.probeSize
+    this.inFlightProbe = undefined
+    this.probeSize = undefined
+    this.failures = 0
+  }
+
+  onProbeLost(packetNumber: number): void {
+    if (packetNumber !== this.inFlightProbe || this.probeSize === undefined) return
+    this.inFlightProbe = undefined
+    if (++this.failures >= MAX_PROBES) {
+      this.searchHigh = this.probeSize - 1
+      this.probeSize = undefined
+      this.failures = 0
+    }
+  }
+
+  /**
+   * Called for every lost non-probe packet; returns true when a black hole
+   * made us fall back to the base MTU.
+   */
+  onPacketLost(size: number): boolean {
+    if (size <= BASE_MTU) {
+      this.largeLossesInRow = 0
+      return false
+    }
+    if (++this.largeLossesInRow < BLACK_HOLE_THRESHOLD) return false
+    this.current = BASE_MTU
+    this.searchHigh = this.upperBound
+    this.probeSize = undefined
+    this.inFlightProbe = undefined
+    this.largeLossesInRow = 0
+    return true
+  }
+
+  onPacketAcked(size: number): void {
+    if (size > BASE_MTU) this.largeLossesInRow = 0
+  }
+}
