@@ -45,7 +45,11 @@ export class AckManager {
     const largest = this.largestReceived
     const outOfOrder = largest !== undefined && (pn < largest || pn > largest + 1)
     this.received.insert(pn, pn + 1)
-    this.received.keepHighest(this.maxRanges)
+    if (this.received.size > this.maxRanges) {
+      this.received.keepHighest(this.maxRanges)
+      // RFC 9000 §13.2.3: ranges we stop remembering must not be accepted again.
+      this.floor = this.received.min!
+    }
     if (largest === undefined || pn > largest) {
       this.largestReceived = pn
       this.largestReceivedTime = now

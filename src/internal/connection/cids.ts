@@ -1,5 +1,6 @@
 import { transportError, type TransportError, TransportErrorCode } from "../errors.js"
 import { FrameType } from "../frame/types.js"
+import { RangeSet } from "../util/rangeSet.js"
 
 /**
  * Connection IDs of one connection (RFC 9000 §5.1): the ones we issue to the
@@ -104,6 +105,8 @@ export class RemoteCids {
   private readonly available = new Map<number, RemoteCid>()
   private current: RemoteCid
   private retirePriorTo = 0
+  /** Sequences we retired; a repeated NEW_CONNECTION_ID for one is ignored (§19.15). */
+  private readonly retiredSequences = new RangeSet()
   /** Sequence numbers to send RETIRE_CONNECTION_ID for. */
   readonly pendingRetirements: Array<number> = []
 
@@ -130,10 +133,17 @@ export class RemoteCids {
     if (this.current.sequence === 0) this.current = { ...this.current, resetToken: token }
   }
 
-  /** Every reset token we may see in a stateless reset (§10.3.1). */
+  /**
+   * The reset tokens to compare a stateless reset against: §10.3.1 forbids
+   * checking those of CIDs we have not used, so only the active one's.
+   */
   *resetTokens(): IterableIterator<Uint8Array> {
     if (this.current.resetToken !== undefined) yield this.current.resetToken
-    for (const entry of this.available.values()) if (entry.resetToken !== undefined) yield entry.resetToken
+  }
+
+  private retire(sequence: number): void {
+    this.retiredSequences.insert(sequence, sequence + 1)
+    this.pendingRetirements.push(sequence)
   }
 
   get spareCount(): number {
@@ -142,6 +152,7 @@ export class RemoteCids {
 
   onNewConnectionId(sequence: number, retirePriorTo: number, cid: Uint8Array, resetToken: Uint8Array): TransportError | undefined {
     const known = sequence === this.current.sequence ? this.current : this.available.get(sequence)
+    if (this.retiredSequences.has(sequence)) return undefined
     if (known !== undefined) {
       // §19.15: the same sequence number must always carry the same CID.
       if (!bytesEqual(known.cid, cid) || (known.resetToken !== undefined && !bytesEqual(known.resetToken, resetToken))) {
@@ -151,7 +162,7 @@ export class RemoteCids {
     }
     if (sequence < this.retirePriorTo) {
       // §19.15: a CID already covered by Retire Prior To is retired straight away.
-      this.pendingRetirements.push(sequence)
+      this.retire(sequence)
       return undefined
     }
     this.available.set(sequence, { sequence, cid: cid.slice(), resetToken: resetToken.slice() })
@@ -160,11 +171,11 @@ export class RemoteCids {
       for (const seq of [...this.available.keys()]) {
         if (seq < retirePriorTo) {
           this.available.delete(seq)
-          this.pendingRetirements.push(seq)
+          this.retire(seq)
         }
       }
       if (this.current.sequence < retirePriorTo) {
-        this.pendingRetirements.push(this.current.sequence)
+        this.retire(this.current.sequence)
         this.switchToNext()
       }
     }
@@ -196,7 +207,7 @@ export class RemoteCids {
   rotate(): boolean {
     const old = this.current.sequence
     if (!this.switchToNext()) return false
-    this.pendingRetirements.push(old)
+    this.retire(old)
     return true
   }
 }

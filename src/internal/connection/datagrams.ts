@@ -33,6 +33,8 @@ export class DatagramQueues {
 
   /** Queues `data`; with `dropOldWhenFull`, makes room by dropping the oldest queued datagrams. */
   push(data: Uint8Array, dropOldWhenFull: boolean): DatagramSendError | undefined {
+    // Larger than the whole queue: it could never be accepted.
+    if (data.length > this.sendCapacityBytes) return { _tag: "DatagramTooLarge", maxSize: this.sendCapacityBytes }
     if (this.outgoingBytes + data.length > this.sendCapacityBytes) {
       if (!dropOldWhenFull) {
         this.blocked = true

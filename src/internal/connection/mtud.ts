@@ -36,17 +36,20 @@ export class MtuDiscovery {
   private failures = 0
   private nextSearchAt: number | undefined = 0
   private largeLossesInRow = 0
+  private ceiling: number
 
   constructor(
     private readonly enabled: boolean,
     private readonly upperBound: number
   ) {
+    this.ceiling = upperBound
     this.searchHigh = upperBound
   }
 
   /** The peer's max_udp_payload_size caps the search (RFC 9000 §18.2). */
   setPeerLimit(limit: number): void {
-    this.searchHigh = Math.min(this.searchHigh, limit)
+    this.ceiling = Math.min(this.upperBound, limit)
+    this.searchHigh = Math.min(this.searchHigh, this.ceiling)
   }
 
   /** The size of the probe to send now, or undefined. One probe is in flight at a time. */
@@ -55,7 +58,7 @@ export class MtuDiscovery {
     if (this.nextSearchAt === undefined || now < this.nextSearchAt) return undefined
     if (this.searchHigh - this.current < SEARCH_GRANULARITY) {
       this.nextSearchAt = now + RAISE_INTERVAL
-      this.searchHigh = this.upperBound
+      this.searchHigh = this.ceiling
       return undefined
     }
     this.probeSize ??= Math.min(this.searchHigh, this.current + Math.ceil((this.searchHigh - this.current) / 2))
@@ -95,7 +98,7 @@ export class MtuDiscovery {
     }
     if (++this.largeLossesInRow < BLACK_HOLE_THRESHOLD) return false
     this.current = BASE_MTU
-    this.searchHigh = this.upperBound
+    this.searchHigh = this.ceiling
     this.probeSize = undefined
     this.inFlightProbe = undefined
     this.largeLossesInRow = 0

@@ -43,7 +43,7 @@ export class TokenSealer {
     this.aead = backend.createAead("aes-256-gcm", key)
   }
 
-  seal(kind: TokenKind, client: SocketAddress, now: number, originalDcid = EMPTY, retrySourceCid = EMPTY): Uint8Array {
+  seal(kind: TokenKind, client: SocketAddress, now: number, originalDcid: Uint8Array = EMPTY, retrySourceCid: Uint8Array = EMPTY): Uint8Array {
     const plaintext = new ByteBuilder()
       .u8(FORMAT)
       .u8(kind === "retry" ? 0 : 1)

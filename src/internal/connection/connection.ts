@@ -1,0 +1,1557 @@
+import { type SocketAddress, sameAddress } from "../address.js"
+import { decodePacketNumber, packetNumberLength } from "../codec/packetNumber.js"
+import { BufferWriter } from "../codec/writer.js"
+import type { TransportConfig } from "../config.js"
+import { AEAD_TAG_LENGTH, type CryptoBackend } from "../crypto/backend.js"
+import { initialKeys } from "../crypto/initial.js"
+import { deriveDirectionalKeys, type DirectionalKeys } from "../crypto/packetKeys.js"
+import type { CipherSuite } from "../crypto/suite.js"
+import { cryptoError, isTransportError, transportError, type TransportError, TransportErrorCode } from "../errors.js"
+import type { CloseReason, QuicEvent } from "../events.js"
+import { decodeFrames } from "../frame/decode.js"
+import { encodeCryptoFrameHeader, cryptoFrameHeaderLength, encodeFrame, frameLength } from "../frame/encode.js"
+import type { PacketType } from "../frame/permitted.js"
+import type { Frame } from "../frame/types.js"
+import { FrameType } from "../frame/types.js"
+import {
+  type LongHeader,
+  keyPhaseOf,
+  LONG_HEADER_LENGTH_FIELD,
+  type PacketHeader,
+  reservedBits,
+  type ShortHeader,
+  setLongHeaderLength,
+  writeLongHeader,
+  writeShortHeader
+} from "../packet/header.js"
+import { openPacket, readTruncatedPacketNumber, removeHeaderProtection, sealPacket, SAMPLE_OFFSET } from "../packet/protection.js"
+import { verifyRetryIntegrity } from "../packet/retry.js"
+import type { RetryHeader } from "../packet/header.js"
+import { type QuicVersion, supportedVersions } from "../packet/version.js"
+import type { Random } from "../random.js"
+import { makeCongestionController } from "../recovery/congestion/factory.js"
+import { LossDetection, type PacketNumberSpace, type RecoveryEvents } from "../recovery/lossDetection.js"
+import { Pacer } from "../recovery/pacer.js"
+import type { SentPacket } from "../recovery/sentPackets.js"
+import { StreamManager, type SentStreamFrame } from "../stream/streams.js"
+import { isTlsAlert } from "../tls/alert.js"
+import type { TlsClient } from "../tls/client.js"
+import type { TlsServer } from "../tls/server.js"
+import { type CryptoLevel, keyLogLine, type TlsFailure } from "../tls/session.js"
+import {
+  decodeTransportParameters,
+  encodeTransportParameters,
+  type TransportParameters,
+  validateConnectionIdParameters
+} from "../tls/transportParameters.js"
+import type { SessionTicket } from "../tls/ticket.js"
+import { type CidGenerator, type IssuedCid, LocalCids, RemoteCids } from "./cids.js"
+import { DatagramQueues, type DatagramSendError } from "./datagrams.js"
+import { OneRttKeys } from "./keyUpdate.js"
+import { BASE_MTU, MtuDiscovery } from "./mtud.js"
+import { PacketSpace } from "./packetSpace.js"
+import type { SentFrames } from "./sentFrames.js"
+import type { TokenSealer } from "./tokens.js"
+import { SendBuffer } from "../stream/sendBuffer.js"
+
+/**
+ * One QUIC connection (RFC 9000, RFC 9001, RFC 9002, RFC 9221): a pure state
+ * machine. The endpoint hands it datagrams addressed to it and asks it for
+ * datagrams to send; every call takes `now` in µs. It never throws on
+ * anything a peer sends: a malformed or undecryptable packet is dropped, a
+ * protocol violation closes the connection with the RFC's error code.
+ */
+
+type Sent = SentFrames<SentStreamFrame>
+type Tls = TlsClient | TlsServer
+
+export type ConnectionState = "handshake" | "established" | "closing" | "draining" | "drained"
+
+export interface ConnectionInit {
+  readonly handle: number
+  readonly role: "client" | "server"
+  readonly version: QuicVersion
+  readonly transport: TransportConfig
+  readonly backend: CryptoBackend
+  readonly random: Random
+  readonly now: number
+  readonly remote: SocketAddress
+  /** The connection ID we chose first (sequence 0). */
+  readonly localCid: IssuedCid
+  /** Client: the random Destination CID of its first Initial. Server: the client's Source CID. */
+  readonly remoteCid: Uint8Array
+  /** The Destination CID of the client's very first Initial (RFC 9000 §7.3). */
+  readonly originalDcid: Uint8Array
+  /** Server: the Source CID of the Retry it sent, when address validation used one. */
+  readonly retrySourceCid?: Uint8Array | undefined
+  /** Client: a token from NEW_TOKEN to put in its Initial packets. */
+  readonly token?: Uint8Array | undefined
+  /** Server: the client's address is already validated (Retry or NEW_TOKEN token). */
+  readonly addressValidated: boolean
+  readonly cidGenerator: CidGenerator
+  /** Builds the TLS session once our transport parameters are encoded. */
+  readonly makeTls: (transportParameters: Uint8Array) => Tls
+  readonly unixMillis: (now: number) => number
+  /** Server: seals NEW_TOKEN tokens. */
+  readonly tokenSealer?: TokenSealer | undefined
+  /** Client: remembers a NEW_TOKEN token or a session ticket for this server. */
+  readonly onNewToken?: ((token: Uint8Array) => void) | undefined
+  readonly onSessionTicket?: ((ticket: SessionTicket) => void) | undefined
+  /** Client resuming with 0-RTT: the server's transport parameters remembered from the ticket (RFC 9000 §7.4.1). */
+  readonly rememberedParameters?: Uint8Array | undefined
+  readonly keyLog?: ((line: string) => void) | undefined
+}
+
+/** A datagram to send: `length` bytes were written to the buffer given to `pollTransmit`. */
+export interface Transmit {
+  readonly destination: SocketAddress
+  readonly length: number
+}
+
+export interface ConnectionStats {
+  readonly latestRtt: number
+  readonly smoothedRtt: number
+  readonly minRtt: number
+  readonly congestionWindow: number
+  readonly bytesInFlight: number
+  readonly packetsSent: number
+  readonly bytesSent: number
+  readonly packetsReceived: number
+  readonly bytesReceived: number
+  readonly packetsLost: number
+  readonly bytesLost: number
+  readonly congestionEvents: number
+  readonly packetsDropped: number
+  readonly pathMtu: number
+  readonly frames: Readonly<Record<string, number>>
+}
+
+/** RFC 9000 §14.1: the smallest datagram that may carry a client's Initial. */
+const MIN_INITIAL_DATAGRAM = 1200
+
+/** Undecryptable packets kept until their keys arrive (RFC 9001 §4.1.4), bounding the memory. */
+const MAX_BUFFERED_PACKETS = 16
+
+/** CRYPTO data a peer may send beyond what TLS has consumed (RFC 9000 §7.5). */
+const MAX_CRYPTO_BUFFER = 64 * 1024
+
+/** RFC 9000 §8.1: before validation a server sends at most three times what it received. */
+const AMPLIFICATION_FACTOR = 3
+
+const EMPTY = new Uint8Array(0)
+
+const spaceOf = (type: "initial" | "handshake" | "0rtt" | "1rtt"): PacketNumberSpace =>
+  type === "initial" ? "initial" : type === "handshake" ? "handshake" : "application"
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+interface BufferedPacket {
+  readonly data: Uint8Array
+  readonly header: PacketHeader
+  readonly remote: SocketAddress
+}
+
+interface PathValidation {
+  readonly remote: SocketAddress
+  readonly challenge: Uint8Array
+  sent: boolean
+  readonly deadline: number
+}
+
+export class Connection {
+  readonly handle: number
+  readonly role: "client" | "server"
+  version: QuicVersion
+  state: ConnectionState = "handshake"
+  readonly events: Array<QuicEvent> = []
+  remote: SocketAddress
+  private readonly transport: TransportConfig
+  private readonly backend: CryptoBackend
+  private readonly random: Random
+  private readonly tls: Tls
+  private readonly spaces: Record<PacketNumberSpace, PacketSpace>
+  private oneRtt: OneRttKeys | undefined
+  private pendingOneRttWrite: { suite: CipherSuite; secret: Uint8Array } | undefined
+  private pendingOneRttRead: { suite: CipherSuite; secret: Uint8Array } | undefined
+  private zeroRttWrite: DirectionalKeys | undefined
+  private zeroRttRead: DirectionalKeys | undefined
+  private readonly recovery: LossDetection<Sent>
+  private readonly pacer = new Pacer()
+  readonly streams: StreamManager
+  readonly datagrams: DatagramQueues
+  readonly localCids: LocalCids
+  readonly remoteCids: RemoteCids
+  private readonly mtud: MtuDiscovery
+  private readonly originalDcid: Uint8Array
+  /** Client: the token for its Initial packets (from Retry or NEW_TOKEN). */
+  private token: Uint8Array
+  private retried = false
+  /** The Source CID of the peer's first Initial (RFC 9000 §7.3 checks it against the transport parameters). */
+  private peerInitialScid: Uint8Array
+  /** Client: the Source CID of the Retry it acted on. */
+  private retrySourceCid: Uint8Array | undefined
+  /** Client: its Initial CRYPTO bytes, sent again after a Retry. */
+  private readonly initialCrypto: Array<Uint8Array> = []
+  private receivedFromServer = false
+  /** RFC 9000 §8.1: the peer's address is validated (always true for a client). */
+  private addressValidated: boolean
+  private bytesReceivedOnPath = 0
+  private bytesSentOnPath = 0
+  private handshakeConfirmed = false
+  private handshakeDoneToSend = false
+  private peerParams: TransportParameters | undefined
+  private readonly localParams: TransportParameters
+  private idleTimeout: number
+  private idleDeadline: number
+  private lastAckElicitingSent: number | undefined
+  private closeDeadline: number | undefined
+  private closeFrame: Frame | undefined
+  private closeFrameSentAt = -1
+  private closeReason: CloseReason | undefined
+  private readonly buffered: Array<BufferedPacket> = []
+  private readonly pendingPathResponses: Array<{ data: Uint8Array; remote: SocketAddress }> = []
+  private pathValidation: PathValidation | undefined
+  private previousRemote: SocketAddress | undefined
+  private pendingNewToken: Uint8Array | undefined
+  private zeroRttPackets: Array<number> = []
+  private pacingDeadline: number | undefined
+  private packetsReceived = 0
+  private bytesReceived = 0
+  private packetsDropped = 0
+  private readonly frameCounts: Record<string, number> = {}
+  private readonly unixMillis: (now: number) => number
+  private readonly init: ConnectionInit
+  private readonly maxAckDelay: number
+
+  constructor(init: ConnectionInit) {
+    this.init = init
+    this.handle = init.handle
+    this.role = init.role
+    this.version = init.version
+    this.transport = init.transport
+    this.backend = init.backend
+    this.random = init.random
+    this.remote = init.remote
+    this.unixMillis = init.unixMillis
+    this.originalDcid = init.originalDcid
+    this.token = init.token ?? EMPTY
+    this.peerInitialScid = init.remoteCid
+    this.addressValidated = init.role === "client" || init.addressValidated
+    this.maxAckDelay = init.transport.maxAckDelay * 1000
+    this.spaces = {
+      initial: new PacketSpace("initial", this.maxAckDelay),
+      handshake: new PacketSpace("handshake", this.maxAckDelay),
+      application: new PacketSpace("application", this.maxAckDelay)
+    }
+    const keys = initialKeys(init.backend, init.version, init.role === "client" ? init.remoteCid : init.originalDcid)
+    this.installInitialKeys(keys)
+    this.recovery = new LossDetection<Sent>({
+      congestion: makeCongestionController(init.transport.congestionController, BASE_MTU),
+      isServer: init.role === "server"
+    })
+    this.localCids = new LocalCids(init.localCid, init.cidGenerator)
+    this.remoteCids = new RemoteCids(init.remoteCid, init.transport.activeConnectionIdLimit)
+    this.mtud = new MtuDiscovery(init.transport.mtuDiscovery, init.transport.maxUdpPayloadSize)
+    this.datagrams = new DatagramQueues(init.transport.datagramSendBuffer, init.transport.datagramReceiveBuffer)
+    const t = init.transport
+    this.streams = new StreamManager(init.role, {
+      maxConcurrentBidiStreams: t.maxConcurrentBidiStreams,
+      maxConcurrentUniStreams: t.maxConcurrentUniStreams,
+      streamReceiveWindow: t.initialMaxStreamData,
+      maxStreamReceiveWindow: t.maxStreamWindow,
+      connectionReceiveWindow: t.initialMaxData,
+      maxConnectionReceiveWindow: t.maxConnectionWindow,
+      sendBufferSize: t.streamSendBuffer
+    })
+    this.localParams = this.buildLocalParameters(init)
+    this.idleTimeout = init.transport.maxIdleTimeout * 1000
+    this.idleDeadline = init.now + (this.idleTimeout > 0 ? this.idleTimeout : Number.MAX_SAFE_INTEGER / 2)
+    this.tls = init.makeTls(encodeTransportParameters(this.localParams, init.role))
+    if (init.role === "client") {
+      if (init.rememberedParameters !== undefined) this.applyRememberedParameters(init.rememberedParameters)
+      ;(this.tls as TlsClient).start(this.unixMillis(init.now))
+      this.drainTls(init.now)
+    }
+  }
+
+  // ---- setup -----------------------------------------------------------------
+
+  private installInitialKeys(keys: { readonly client: DirectionalKeys; readonly server: DirectionalKeys }): void {
+    const initial = this.spaces.initial
+    initial.write = this.role === "client" ? keys.client : keys.server
+    initial.read = this.role === "client" ? keys.server : keys.client
+  }
+
+  private buildLocalParameters(init: ConnectionInit): TransportParameters {
+    const t = init.transport
+    const server = init.role === "server"
+    return {
+      maxIdleTimeout: t.maxIdleTimeout,
+      maxUdpPayloadSize: Math.max(BASE_MTU, t.maxUdpPayloadSize),
+      ...this.streams.localParameters(),
+      ackDelayExponent: t.ackDelayExponent,
+      maxAckDelay: t.maxAckDelay,
+      disableActiveMigration: t.disableActiveMigration,
+      activeConnectionIdLimit: t.activeConnectionIdLimit,
+      initialSourceConnectionId: init.localCid.cid,
+      greaseQuicBit: false,
+      ...(t.maxDatagramFrameSize === undefined ? {} : { maxDatagramFrameSize: t.maxDatagramFrameSize }),
+      ...(server
+        ? {
+          originalDestinationConnectionId: init.originalDcid,
+          statelessResetToken: init.localCid.resetToken,
+          ...(init.retrySourceCid === undefined ? {} : { retrySourceConnectionId: init.retrySourceCid })
+        }
+        : {}),
+      versionInformation: {
+        chosenVersion: init.version.number,
+        availableVersions: supportedVersions.map((v) => v.number)
+      }
+    }
+  }
+
+  /** RFC 9000 §7.4.1: a 0-RTT client starts with the limits the server gave last time. */
+  private applyRememberedParameters(data: Uint8Array): void {
+    const params = decodeTransportParameters(data, "server")
+    if (isTransportError(params)) return
+    this.streams.applyPeerParameters(params)
+    this.peerParams = params
+  }
+
+  // ---- receiving -------------------------------------------------------------
+
+  /**
+   * A datagram for this connection, split into its packets by the endpoint.
+   * `datagram` may be modified in place (packets are decrypted over themselves).
+   */
+  handleDatagram(now: number, remote: SocketAddress, datagram: Uint8Array, packets: ReadonlyArray<PacketHeader>): void {
+    if (this.state === "drained") return
+    this.bytesReceived += datagram.length
+    if (sameAddress(remote, this.remote)) {
+      this.bytesReceivedOnPath += datagram.length
+      if (!this.addressValidated) this.recovery.setAmplificationLimited(now, false)
+    }
+    for (const header of packets) {
+      if (this.isDrained) return
+      this.handlePacket(now, remote, datagram, header)
+    }
+  }
+
+  private handlePacket(now: number, remote: SocketAddress, datagram: Uint8Array, header: PacketHeader): void {
+    switch (header.form) {
+      case "version-negotiation":
+        return this.onVersionNegotiation(now, header.versions)
+      case "retry":
+        return this.onRetry(now, datagram, header)
+      case "unsupported-version":
+        this.packetsDropped++
+        return
+      case "long":
+      case "short":
+        return this.onProtectedPacket(now, remote, datagram, header)
+    }
+  }
+
+  private onVersionNegotiation(now: number, versions: ReadonlyArray<number>): void {
+    // RFC 9000 §6.2: only before anything else arrived from the server, and a
+    // VN that lists the version we used is ignored.
+    if (this.role !== "client" || this.receivedFromServer || versions.includes(this.version.number)) return
+    this.receivedFromServer = true
+    this.close(now, { _tag: "VersionMismatch", serverVersions: versions }, undefined)
+    this.state = "drained"
+  }
+
+  private onRetry(now: number, datagram: Uint8Array, header: RetryHeader): void {
+    // RFC 9000 §17.2.5.2: one Retry, before any other server packet, with a valid tag.
+    if (this.role !== "client" || this.retried || this.receivedFromServer) return this.drop()
+    if (!verifyRetryIntegrity(this.backend, this.originalDcid, datagram, header)) return this.drop()
+    if (bytesEqual(header.scid, this.remoteCids.active.cid)) return this.drop()
+    this.retried = true
+    this.token = header.token.slice()
+    const scid = header.scid.slice()
+    this.retrySourceCid = scid
+    this.remoteCids.setInitial(scid)
+    this.installInitialKeys(initialKeys(this.backend, this.version, scid))
+    // RFC 9000 §17.2.5.2: everything sent in Initial packets so far will never
+    // be acknowledged; send the ClientHello again, keeping packet numbers rising.
+    const initial = this.spaces.initial
+    this.recovery.discardSpace("initial", now)
+    initial.cryptoSend = new SendBuffer()
+    for (const data of this.initialCrypto) initial.cryptoSend.write(data)
+  }
+
+  private onProtectedPacket(now: number, remote: SocketAddress, datagram: Uint8Array, header: LongHeader | ShortHeader): void {
+    const type: "initial" | "handshake" | "0rtt" | "1rtt" = header.form === "short" ? "1rtt" : header.type
+    const spaceName = spaceOf(type)
+    const space = this.spaces[spaceName]
+    if (space.discarded) return this.drop()
+    if (header.form === "long" && header.version !== this.version) {
+      // RFC 9368 §4: a server may answer in the other (compatible) version; the client follows it once.
+      if (this.role === "client" && !this.receivedFromServer && type === "initial") this.switchVersion(header.version)
+      else return this.drop()
+    }
+    if (type === "0rtt" && this.role === "client") return this.drop()
+
+    const headerKey = type === "1rtt"
+      ? this.oneRtt?.readHeader
+      : type === "0rtt"
+      ? this.zeroRttRead?.header
+      : space.read?.header
+    if (headerKey === undefined) return this.bufferPacket(datagram, header, remote, type)
+
+    const start = header.start
+    const pnLength = removeHeaderProtection(headerKey, datagram, start, header.pnOffset, header.end)
+    if (pnLength === 0) return this.drop()
+    const first = datagram[start]!
+    const truncated = readTruncatedPacketNumber(datagram, header.pnOffset, pnLength)
+    const pn = decodePacketNumber(space.ack.largest, truncated, pnLength * 8)
+    if (pn < 0) return this.drop()
+
+    let payloadEnd: number
+    let phase: 0 | 1 = 0
+    if (type === "1rtt") {
+      const keys = this.oneRtt!
+      phase = keyPhaseOf(first)
+      const key = keys.keyFor(phase, pn)
+      payloadEnd = key === undefined ? -1 : openPacket(key, datagram, start, header.pnOffset, pnLength, header.end, pn)
+      if (payloadEnd < 0) {
+        keys.failedOpens++
+        // RFC 9001 §6.6: past the integrity limit the connection must end.
+        if (keys.failedOpens >= keys.suite.integrityLimit) {
+          this.closeWithError(now, transportError(TransportErrorCode.AEAD_LIMIT_REACHED, "integrity limit reached"))
+        }
+        return this.drop()
+      }
+    } else {
+      const key = type === "0rtt" ? this.zeroRttRead!.packet : space.read!.packet
+      payloadEnd = openPacket(key, datagram, start, header.pnOffset, pnLength, header.end, pn)
+      if (payloadEnd < 0) return this.drop()
+    }
+
+    if (this.role === "client" && !this.receivedFromServer) {
+      this.receivedFromServer = true
+      // RFC 9000 §7.2: the client switches to the Source CID of the server's first Initial.
+      if (header.form === "long") {
+        this.peerInitialScid = header.scid.slice()
+        this.remoteCids.setInitial(this.peerInitialScid)
+      }
+    }
+    // RFC 9000 §17.2, §17.3.1: reserved bits must be zero once unprotected.
+    if (reservedBits(first) !== 0) {
+      return this.closeWithError(now, transportError(TransportErrorCode.PROTOCOL_VIOLATION, "reserved bits set"))
+    }
+    if (space.ack.isDuplicate(pn)) return this.drop()
+    if (type === "1rtt" && this.oneRtt!.onPacketOpened(phase, pn, now, this.currentPto())) this.logKeyUpdate("read")
+
+    this.packetsReceived++
+    if (this.state === "draining") return
+    if (this.state === "closing") {
+      // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE again, no more often than packets arrive.
+      this.closeFrameSentAt = -1
+      return
+    }
+
+    const packetType: PacketType = type
+    const frames = decodeFrames(datagram.subarray(header.pnOffset + pnLength, payloadEnd), packetType)
+    if (isTransportError(frames)) return this.closeWithError(now, frames)
+
+    // RFC 9001 §4.9.1: a server drops Initial keys on its first Handshake packet;
+    // RFC 9000 §8.1: which also proves the client owns its address.
+    if (type === "handshake" && this.role === "server") {
+      this.addressValidated = true
+      this.recovery.setAmplificationLimited(now, false)
+      this.discardSpace("initial", now)
+    }
+
+    let ackEliciting = false
+    let probingOnly = true
+    const dcid = header.dcid
+    for (const frame of frames) {
+      this.frameCounts[frame._tag] = (this.frameCounts[frame._tag] ?? 0) + 1
+      if (frame._tag !== "Ack" && frame._tag !== "Padding" && frame._tag !== "ConnectionClose") ackEliciting = true
+      if (
+        frame._tag !== "PathChallenge" && frame._tag !== "PathResponse" && frame._tag !== "NewConnectionId" &&
+        frame._tag !== "Padding"
+      ) probingOnly = false
+      const error = this.onFrame(now, spaceName, frame, remote, dcid)
+      if (error !== undefined) return this.closeWithError(now, error)
+      if (this.state !== "handshake" && this.state !== "established") break
+    }
+    space.ack.onPacketReceived(pn, ackEliciting, now)
+    // RFC 9000 §10.1: any packet that opens restarts the idle timer.
+    this.idleDeadline = now + this.effectiveIdleTimeout()
+    if (type === "1rtt" && !sameAddress(remote, this.remote) && !probingOnly) this.onPeerAddressChange(now, remote)
+    if (this.role === "server" && type === "1rtt" && this.pendingNewToken === undefined && this.handshakeConfirmed) {
+      this.maybeIssueNewToken(now)
+    }
+    this.retryBuffered(now)
+  }
+
+  /** RFC 9368 §2.4: the server answered in another compatible version; Initial keys follow it. */
+  private switchVersion(version: QuicVersion): void {
+    this.version = version
+    this.installInitialKeys(initialKeys(this.backend, version, this.retried ? this.remoteCids.active.cid : this.originalDcid))
+  }
+
+  private drop(): void {
+    this.packetsDropped++
+  }
+
+  private bufferPacket(datagram: Uint8Array, header: LongHeader | ShortHeader, remote: SocketAddress, type: string): void {
+    // RFC 9001 §4.1.4: keep a few packets whose keys are still coming (Handshake,
+    // 1-RTT or 0-RTT arriving before the packets that produce their keys).
+    const keysMayArrive = type === "1rtt"
+      ? this.oneRtt === undefined
+      : type === "0rtt"
+      ? this.role === "server" && this.spaces.handshake.write === undefined
+      : type === "handshake" && this.spaces.handshake.read === undefined
+    if (!keysMayArrive || this.buffered.length >= MAX_BUFFERED_PACKETS) return this.drop()
+    const data = datagram.slice(header.start, header.end)
+    const rebased: PacketHeader = header.form === "short"
+      ? { ...header, start: 0, pnOffset: header.pnOffset - header.start, end: data.length }
+      : { ...header, start: 0, pnOffset: header.pnOffset - header.start, end: data.length }
+    this.buffered.push({ data, header: rebased, remote })
+  }
+
+  private retryBuffered(now: number): void {
+    if (this.buffered.length === 0) return
+    const ready = this.buffered.splice(0, this.buffered.length)
+    for (const packet of ready) {
+      if (this.isDrained) return
+      this.onProtectedPacket(now, packet.remote, packet.data, packet.header as LongHeader | ShortHeader)
+    }
+  }
+
+  // ---- frames ----------------------------------------------------------------
+
+  private onFrame(now: number, space: PacketNumberSpace, frame: Frame, remote: SocketAddress, dcid: Uint8Array): TransportError | undefined {
+    switch (frame._tag) {
+      case "Padding":
+      case "Ping":
+        return undefined
+      case "Ack":
+        return this.onAck(now, space, frame.ranges, frame.delay)
+      case "Crypto":
+        return this.onCrypto(now, space, frame.offset, frame.data)
+      case "NewToken":
+        // RFC 9000 §19.7: only servers send NEW_TOKEN.
+        if (this.role === "server") return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "NEW_TOKEN from a client", FrameType.NEW_TOKEN)
+        this.init.onNewToken?.(frame.token.slice())
+        return undefined
+      case "Stream":
+      case "ResetStream":
+      case "StopSending":
+      case "MaxData":
+      case "MaxStreamData":
+      case "MaxStreams":
+      case "DataBlocked":
+      case "StreamDataBlocked":
+      case "StreamsBlocked": {
+        const error = this.streams.onFrame(frame)
+        this.drainStreamEvents()
+        return error
+      }
+      case "NewConnectionId":
+        // RFC 9000 §19.15: a peer that uses zero-length CIDs cannot issue more.
+        if (this.remoteCids.active.cid.length === 0) {
+          return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "NEW_CONNECTION_ID with zero-length CIDs", FrameType.NEW_CONNECTION_ID)
+        }
+        return this.remoteCids.onNewConnectionId(frame.sequence, frame.retirePriorTo, frame.connectionId, frame.resetToken)
+      case "RetireConnectionId": {
+        const error = this.localCids.onRetire(frame.sequence, dcid)
+        if (error === undefined) this.localCids.replenish(this.cidLimit())
+        return error
+      }
+      case "PathChallenge":
+        // RFC 9000 §8.2.2: answer on the path the challenge came in on; bound the backlog.
+        if (this.pendingPathResponses.length < 4) this.pendingPathResponses.push({ data: frame.data.slice(), remote })
+        return undefined
+      case "PathResponse":
+        return this.onPathResponse(now, frame.data, remote)
+      case "ConnectionClose":
+        return this.onConnectionClose(now, frame)
+      case "HandshakeDone":
+        // RFC 9000 §19.20: only servers send HANDSHAKE_DONE.
+        if (this.role === "server") return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "HANDSHAKE_DONE from a client", FrameType.HANDSHAKE_DONE)
+        this.confirmHandshake(now)
+        return undefined
+      case "Datagram": {
+        const max = this.transport.maxDatagramFrameSize
+        // RFC 9221 §3: DATAGRAM frames we did not advertise, or larger than allowed, are PROTOCOL_VIOLATIONs.
+        if (max === undefined || frameLength(frame) > max) {
+          return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "unexpected or oversized DATAGRAM", FrameType.DATAGRAM)
+        }
+        const data = frame.data.slice()
+        this.datagrams.receive(data)
+        this.events.push({ _tag: "DatagramReceived", connection: this.handle, data })
+        return undefined
+      }
+    }
+  }
+
+  private onAck(now: number, space: PacketNumberSpace, ranges: ReadonlyArray<number>, delay: number): TransportError | undefined {
+    const exponent = this.peerParams?.ackDelayExponent ?? 3
+    const delayMicros = space === "application" ? delay * 2 ** exponent : 0
+    const appLimited = this.recovery.bytesInFlight < this.recovery.congestion.window / 2
+    const result = this.recovery.onAckReceived(space, ranges, delayMicros, now, appLimited)
+    if (isTransportError(result)) return result
+    this.onRecoveryEvents(result)
+    return undefined
+  }
+
+  private onRecoveryEvents(events: RecoveryEvents<Sent>): void {
+    const space = this.spaces[events.space]
+    for (const packet of events.acked) this.onPacketAcked(space, packet)
+    for (const packet of events.lost) this.onPacketLost(space, packet)
+    for (const probe of events.lostPmtuProbes) this.mtud.onProbeLost(probe.packetNumber)
+    if (events.probes > 0) space.probes = Math.max(space.probes, events.probes)
+    if (events.acked.length > 0 || events.lost.length > 0) this.drainStreamEvents()
+  }
+
+  private onPacketAcked(space: PacketSpace, packet: SentPacket<Sent>): void {
+    const sent = packet.payload
+    if (sent.ackLargest >= 0) space.ack.onAckAcknowledged(sent.ackLargest)
+    if (sent.crypto !== undefined) {
+      for (let i = 0; i < sent.crypto.length; i += 2) space.cryptoSend.onAcked(sent.crypto[i]!, sent.crypto[i + 1]!, false)
+    }
+    if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onAcked(record)
+    if (space.name === "application" && this.oneRtt !== undefined && !sent.zeroRtt) this.oneRtt.onPacketAcked(packet.packetNumber)
+    if (packet.isPmtuProbe) this.mtud.onProbeAcked(packet.packetNumber)
+    else this.mtud.onPacketAcked(packet.size)
+    if (this.mtud.current !== this.currentMtu) this.onMtuChange()
+  }
+
+  private onPacketLost(space: PacketSpace, packet: SentPacket<Sent>): void {
+    const sent = packet.payload
+    if (sent.crypto !== undefined && !space.discarded) {
+      for (let i = 0; i < sent.crypto.length; i += 2) space.cryptoSend.onLost(sent.crypto[i]!, sent.crypto[i + 1]!, false)
+    }
+    if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onLost(record)
+    if (sent.handshakeDone) this.handshakeDoneToSend = true
+    if (sent.newConnectionIds !== undefined) {
+      for (const sequence of sent.newConnectionIds) {
+        const issued = this.localCids.get(sequence)
+        if (issued !== undefined) this.localCids.pendingAnnouncements.push(issued)
+      }
+    }
+    if (sent.retiredConnectionIds !== undefined) this.remoteCids.pendingRetirements.push(...sent.retiredConnectionIds)
+    if (sent.newToken !== undefined && this.pendingNewToken === undefined) this.pendingNewToken = sent.newToken
+    if (this.mtud.onPacketLost(packet.size)) this.onMtuChange()
+  }
+
+  private onCrypto(now: number, level: PacketNumberSpace, offset: number, data: Uint8Array): TransportError | undefined {
+    const space = this.spaces[level]
+    const recv = space.cryptoRecv
+    // RFC 9000 §7.5: bound the CRYPTO data buffered ahead of what TLS consumed.
+    if (offset + data.length > recv.readOffset + MAX_CRYPTO_BUFFER) {
+      return transportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, "too much CRYPTO data buffered", FrameType.CRYPTO)
+    }
+    const error = recv.insert(offset, data, false, FrameType.CRYPTO)
+    if (error !== undefined) return error
+    for (let chunk = recv.read(Number.MAX_SAFE_INTEGER); chunk.length > 0; chunk = recv.read(Number.MAX_SAFE_INTEGER)) {
+      const failure = this.tls.receive(level as CryptoLevel, chunk, this.unixMillis(now))
+      if (failure !== undefined) return this.tlsFailure(failure)
+    }
+    return this.drainTls(now)
+  }
+
+  private tlsFailure(failure: TlsFailure): TransportError {
+    return isTlsAlert(failure) ? cryptoError(failure.description, failure.reason) : failure
+  }
+
+  private onConnectionClose(now: number, frame: Extract<Frame, { _tag: "ConnectionClose" }>): undefined {
+    const reason = new TextDecoder("utf-8", { fatal: false }).decode(frame.reason)
+    const closeReason: CloseReason = frame.application
+      ? { _tag: "ApplicationClosed", code: frame.errorCode, reason }
+      : {
+        _tag: "TransportError",
+        code: Number(frame.errorCode),
+        frameType: Number(frame.frameType),
+        reason,
+        remote: true
+      }
+    // RFC 9000 §10.2.2: the peer is closing; we drain for three PTOs without sending.
+    this.emitClosed(closeReason)
+    this.state = "draining"
+    this.closeDeadline = now + 3 * this.currentPto()
+    return undefined
+  }
+
+  private onPathResponse(now: number, data: Uint8Array, remote: SocketAddress): undefined {
+    const validation = this.pathValidation
+    if (validation === undefined || !bytesEqual(validation.challenge, data)) return undefined
+    this.pathValidation = undefined
+    if (sameAddress(validation.remote, remote) || sameAddress(validation.remote, this.remote)) {
+      this.addressValidated = true
+      this.recovery.setAmplificationLimited(now, false)
+    }
+    return undefined
+  }
+
+  /**
+   * RFC 9000 §9.3: the peer moved (NAT rebinding, or migration). Packets go
+   * to the new address at once, limited to 3× what arrives from it until a
+   * PATH_CHALLENGE round trip validates it; the old path's congestion state
+   * is kept only for a port change (§9.4).
+   */
+  private onPeerAddressChange(now: number, remote: SocketAddress): void {
+    if (this.role === "client") return
+    const previous = this.remote
+    this.previousRemote = previous
+    this.remote = remote
+    this.bytesReceivedOnPath = 0
+    this.bytesSentOnPath = 0
+    this.addressValidated = false
+    this.remoteCids.rotate()
+    const challenge = new Uint8Array(8)
+    this.random.fill(challenge)
+    this.pathValidation = { remote, challenge, sent: false, deadline: now + Math.max(3 * this.currentPto(), 6 * 333_000) }
+    this.events.push({ _tag: "PeerAddressChanged", connection: this.handle, previous, current: remote })
+  }
+
+  // ---- TLS -------------------------------------------------------------------
+
+  private drainTls(now: number): TransportError | undefined {
+    for (let event = this.tls.pollEvent(); event !== undefined; event = this.tls.pollEvent()) {
+      switch (event._tag) {
+        case "HandshakeData":
+          this.spaces[event.level].cryptoSend.write(event.data)
+          if (event.level === "initial" && this.role === "client") this.initialCrypto.push(event.data)
+          break
+        case "Keys": {
+          const error = this.installKeys(now, event.level, event.direction, event.suite, event.secret)
+          if (error !== undefined) return error
+          break
+        }
+        case "PeerTransportParameters": {
+          const error = this.onPeerParameters(now, event.data)
+          if (error !== undefined) return error
+          this.events.push({ _tag: "HandshakeDataReady", connection: this.handle })
+          break
+        }
+        case "EarlyData":
+          if (event.accepted) this.zeroRttAccepted = true
+          else this.onZeroRttRejected(now)
+          break
+        case "HandshakeComplete":
+          this.onHandshakeComplete(now)
+          break
+        case "SessionTicket":
+          this.init.onSessionTicket?.(event.ticket)
+          break
+      }
+    }
+    return undefined
+  }
+
+  private installKeys(
+    now: number,
+    level: "early" | "handshake" | "application",
+    direction: "read" | "write",
+    suite: CipherSuite,
+    secret: Uint8Array
+  ): TransportError | undefined {
+    const derive = () => deriveDirectionalKeys(this.backend, suite, this.version, secret)
+    if (level === "early") {
+      if (direction === "write") this.zeroRttWrite = derive()
+      else this.zeroRttRead = derive()
+      return undefined
+    }
+    if (level === "handshake") {
+      const space = this.spaces.handshake
+      if (direction === "read") space.read = derive()
+      else space.write = derive()
+      if (space.read !== undefined && space.write !== undefined) this.recovery.onHandshakeKeysAvailable()
+      // RFC 9001 §4.9.1: a client drops its Initial keys when it first sends a
+      // Handshake packet, which it can as soon as it has Handshake keys.
+      return undefined
+    }
+    if (direction === "write") this.pendingOneRttWrite = { suite, secret }
+    else this.pendingOneRttRead = { suite, secret }
+    if (this.pendingOneRttRead !== undefined && this.pendingOneRttWrite !== undefined) {
+      this.oneRtt = new OneRttKeys(
+        this.backend,
+        this.version,
+        suite,
+        deriveDirectionalKeys(this.backend, suite, this.version, this.pendingOneRttRead.secret),
+        deriveDirectionalKeys(this.backend, suite, this.version, this.pendingOneRttWrite.secret)
+      )
+      this.pendingOneRttRead = undefined
+      this.pendingOneRttWrite = undefined
+      this.retryBuffered(now)
+    }
+    return undefined
+  }
+
+  private onPeerParameters(now: number, data: Uint8Array): TransportError | undefined {
+    const sender = this.role === "client" ? "server" : "client"
+    const params = decodeTransportParameters(data, sender)
+    if (isTransportError(params)) return params
+    // RFC 9000 §7.3: the connection IDs each side used must match what it says it used.
+    const cidError = validateConnectionIdParameters(
+      params,
+      sender === "client"
+        ? { sender, initialSourceConnectionId: this.peerInitialScid }
+        : {
+          sender,
+          initialSourceConnectionId: this.peerInitialScid,
+          originalDestinationConnectionId: this.originalDcid,
+          ...(this.retrySourceCid === undefined ? {} : { retrySourceConnectionId: this.retrySourceCid })
+        }
+    )
+    if (cidError !== undefined) return cidError
+    if (this.peerParams !== undefined && this.role === "client") {
+      // RFC 9000 §7.4.1: accepting 0-RTT promises the remembered limits were not reduced.
+      const remembered = this.peerParams
+      if (
+        params.initialMaxData < remembered.initialMaxData ||
+        params.initialMaxStreamsBidi < remembered.initialMaxStreamsBidi ||
+        params.initialMaxStreamsUni < remembered.initialMaxStreamsUni ||
+        params.initialMaxStreamDataBidiLocal < remembered.initialMaxStreamDataBidiLocal ||
+        params.initialMaxStreamDataBidiRemote < remembered.initialMaxStreamDataBidiRemote ||
+        params.initialMaxStreamDataUni < remembered.initialMaxStreamDataUni
+      ) {
+        if (this.zeroRttWrite !== undefined) {
+          return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "server reduced limits it accepted 0-RTT under")
+        }
+      }
+    }
+    this.peerParams = params
+    this.streams.applyPeerParameters(params)
+    if (params.statelessResetToken !== undefined) this.remoteCids.setInitialResetToken(params.statelessResetToken)
+    this.recovery.maxAckDelay = params.maxAckDelay * 1000
+    this.mtud.setPeerLimit(params.maxUdpPayloadSize)
+    this.idleTimeout = params.maxIdleTimeout === 0
+      ? this.idleTimeout
+      : this.idleTimeout === 0
+      ? Math.min(params.maxIdleTimeout, 2 ** 31) * 1000
+      : Math.min(this.idleTimeout, Math.min(params.maxIdleTimeout, 2 ** 31) * 1000)
+    this.idleDeadline = now + this.effectiveIdleTimeout()
+    return undefined
+  }
+
+  private onZeroRttRejected(now: number): void {
+    this.zeroRttWrite = undefined
+    this.events.push({ _tag: "ZeroRttRejected", connection: this.handle })
+    // RFC 9001 §4.6.2: nothing sent in 0-RTT arrived; its stream data goes again in 1-RTT.
+    const lost = this.recovery.declareLost("application", this.zeroRttPackets, now)
+    for (const packet of lost) this.onPacketLost(this.spaces.application, packet)
+    this.zeroRttPackets = []
+    this.drainStreamEvents()
+  }
+
+  private onHandshakeComplete(now: number): void {
+    this.state = "established"
+    this.events.push({ _tag: "Connected", connection: this.handle })
+    this.zeroRttPackets = []
+    if (this.role === "server") {
+      // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes.
+      this.handshakeDoneToSend = true
+      this.confirmHandshake(now)
+    }
+    this.localCids.replenish(this.cidLimit())
+  }
+
+  private confirmHandshake(now: number): void {
+    if (this.handshakeConfirmed) return
+    this.handshakeConfirmed = true
+    this.recovery.onHandshakeConfirmed(now)
+    // RFC 9001 §4.9.2: Handshake keys are dropped once the handshake is confirmed.
+    this.discardSpace("initial", now)
+    this.discardSpace("handshake", now)
+    this.zeroRttRead = undefined
+  }
+
+  private discardSpace(name: PacketNumberSpace, now: number): void {
+    const space = this.spaces[name]
+    if (space.discarded) return
+    space.discard()
+    this.recovery.discardSpace(name, now)
+  }
+
+  private maybeIssueNewToken(now: number): void {
+    const sealer = this.init.tokenSealer
+    if (sealer === undefined) return
+    this.pendingNewToken = sealer.seal("new-token", this.remote, now)
+  }
+
+  private cidLimit(): number {
+    return Math.min(this.peerParams?.activeConnectionIdLimit ?? 2, 8)
+  }
+
+  private drainStreamEvents(): void {
+    for (let event = this.streams.pollEvent(); event !== undefined; event = this.streams.pollEvent()) {
+      switch (event._tag) {
+        case "StreamOpened":
+          this.events.push({ _tag: "StreamOpened", connection: this.handle, stream: event.id, bidi: event.bidi })
+          break
+        case "StreamReadable":
+          this.events.push({ _tag: "StreamReadable", connection: this.handle, stream: event.id })
+          break
+        case "StreamWritable":
+          this.events.push({ _tag: "StreamWritable", connection: this.handle, stream: event.id })
+          break
+        case "StreamFinished":
+          this.events.push({ _tag: "StreamFinished", connection: this.handle, stream: event.id })
+          break
+        case "StreamStopped":
+          this.events.push({ _tag: "StreamStopped", connection: this.handle, stream: event.id, code: event.code })
+          break
+        case "StreamsAvailable":
+          this.events.push({ _tag: "StreamsAvailable", connection: this.handle, bidi: event.bidi })
+          break
+      }
+    }
+  }
+
+  /** NSS key log: each 1-RTT key generation is CLIENT_/SERVER_TRAFFIC_SECRET_N. */
+  private logKeyUpdate(direction: "read" | "write"): void {
+    const log = this.init.keyLog
+    const keys = this.oneRtt
+    if (log === undefined || keys === undefined) return
+    const ours = direction === "write"
+    const side = (this.role === "client") === ours ? "CLIENT" : "SERVER"
+    const generation = ours ? keys.writeGeneration : keys.readGeneration
+    const secret = ours ? keys.write.secret : keys.read.secret
+    log(keyLogLine(`${side}_TRAFFIC_SECRET_${generation}`, this.tls.clientRandomBytes, secret))
+  }
+
+  // ---- timers ----------------------------------------------------------------
+
+  private currentPto(): number {
+    return this.recovery.rtt.pto(this.recovery.maxAckDelay, this.handshakeConfirmed)
+  }
+
+  /** RFC 9000 §10.1: at least three PTOs, so a lossy path is not mistaken for a dead one. */
+  private effectiveIdleTimeout(): number {
+    return this.idleTimeout === 0 ? Number.MAX_SAFE_INTEGER / 4 : Math.max(this.idleTimeout, 3 * this.currentPto())
+  }
+
+  /** The earliest time `handleTimeout` has work to do. */
+  nextTimeout(): number | undefined {
+    if (this.state === "drained") return undefined
+    if (this.state === "closing" || this.state === "draining") return this.closeDeadline
+    let deadline = Math.min(this.idleDeadline, this.recovery.timerDeadline() ?? Infinity)
+    const ack = this.spaces.application.ack.deadline
+    if (ack !== undefined) deadline = Math.min(deadline, ack)
+    if (this.pacingDeadline !== undefined) deadline = Math.min(deadline, this.pacingDeadline)
+    if (this.pathValidation !== undefined) deadline = Math.min(deadline, this.pathValidation.deadline)
+    const discard = this.oneRtt?.previousReadDiscardAt
+    if (discard !== undefined) deadline = Math.min(deadline, discard)
+    if (this.transport.keepAliveInterval > 0 && this.state === "established") {
+      deadline = Math.min(deadline, (this.lastAckElicitingSent ?? 0) + this.transport.keepAliveInterval)
+    }
+    return deadline === Infinity ? undefined : deadline
+  }
+
+  handleTimeout(now: number): void {
+    if (this.state === "drained") return
+    if (this.state === "closing" || this.state === "draining") {
+      if (this.closeDeadline !== undefined && now >= this.closeDeadline) this.state = "drained"
+      return
+    }
+    if (now >= this.idleDeadline) {
+      // RFC 9000 §10.1: silently closed; nothing is sent.
+      this.emitClosed({ _tag: "TimedOut" })
+      this.state = "drained"
+      return
+    }
+    const deadline = this.recovery.timerDeadline()
+    if (deadline !== undefined && now >= deadline) this.onRecoveryEvents(this.recovery.onTimeout(now))
+    if (this.pacingDeadline !== undefined && now >= this.pacingDeadline) this.pacingDeadline = undefined
+    this.oneRtt?.onTimer(now)
+    if (this.pathValidation !== undefined && now >= this.pathValidation.deadline) {
+      // RFC 9000 §9.3.2: the new path failed to validate; go back to the old one.
+      this.pathValidation = undefined
+      if (this.previousRemote !== undefined) {
+        this.remote = this.previousRemote
+        this.addressValidated = true
+      }
+    }
+    if (
+      this.transport.keepAliveInterval > 0 && this.state === "established" &&
+      now >= (this.lastAckElicitingSent ?? 0) + this.transport.keepAliveInterval
+    ) this.spaces.application.probes = Math.max(this.spaces.application.probes, 1)
+  }
+
+  // ---- closing ---------------------------------------------------------------
+
+  private emitClosed(reason: CloseReason): void {
+    if (this.closeReason !== undefined) return
+    this.closeReason = reason
+    this.events.push({ _tag: "ConnectionClosed", connection: this.handle, reason })
+  }
+
+  get closedReason(): CloseReason | undefined {
+    return this.closeReason
+  }
+
+  /** RFC 9000 §10.2: enter the closing state, sending CONNECTION_CLOSE until 3 PTOs pass. */
+  private close(now: number, reason: CloseReason, frame: Frame | undefined): void {
+    if (this.state === "closing" || this.state === "draining" || this.state === "drained") return
+    this.emitClosed(reason)
+    this.closeFrame = frame
+    this.closeFrameSentAt = -1
+    this.state = frame === undefined ? "drained" : "closing"
+    this.closeDeadline = now + 3 * this.currentPto()
+  }
+
+  closeWithError(now: number, error: TransportError): void {
+    this.close(now, { _tag: "TransportError", code: error.code, frameType: error.frameType, reason: error.reason, remote: false }, {
+      _tag: "ConnectionClose",
+      application: false,
+      errorCode: BigInt(error.code),
+      frameType: BigInt(error.frameType),
+      reason: new TextEncoder().encode(error.reason.slice(0, 200))
+    })
+  }
+
+  /** Application close (ARCHITECTURE.md: emits ConnectionClosed{LocallyClosed} once; later calls do nothing). */
+  closeByApplication(now: number, code: bigint, reason: string): void {
+    const encoded = new TextEncoder().encode(reason).slice(0, 512)
+    this.close(now, { _tag: "LocallyClosed", code, reason }, { _tag: "ConnectionClose", application: true, errorCode: code, reason: encoded })
+  }
+
+  // ---- sending ---------------------------------------------------------------
+
+  private get currentMtu(): number {
+    return this.mtud.current
+  }
+
+  private onMtuChange(): void {
+    this.recovery.congestion.onMtuChange(this.mtud.current)
+  }
+
+  /**
+   * Writes the next datagram into `buffer` (coalescing packets of several
+   * levels, RFC 9000 §12.2) and returns where it goes, or undefined when
+   * nothing may be sent now.
+   */
+  pollTransmit(now: number, buffer: Uint8Array): Transmit | undefined {
+    if (this.state === "drained" || this.state === "draining") return undefined
+    if (this.state === "closing") return this.transmitClose(now, buffer)
+
+    const probe = this.pendingPathResponses.length > 0 ? this.pendingPathResponses[0] : undefined
+    const destination = probe?.remote ?? this.remote
+    let limit = Math.min(buffer.length, this.handshakeConfirmed ? this.currentMtu : BASE_MTU)
+    if (!this.addressValidated) {
+      // RFC 9000 §8.1: at most three times the bytes received from the unvalidated address.
+      const allowance = AMPLIFICATION_FACTOR * this.bytesReceivedOnPath - this.bytesSentOnPath
+      if (allowance < limit) {
+        if (allowance <= 0) {
+          this.recovery.setAmplificationLimited(now, true)
+          return undefined
+        }
+        limit = allowance
+      }
+    }
+
+    const mtuProbe = this.handshakeConfirmed ? this.mtud.probeToSend(now) : undefined
+    const w = new BufferWriter(buffer.subarray(0, limit))
+    let containsInitial = false
+    let ackElicitingInitial = false
+    let pending: PendingPacket | undefined
+    const probesOwed = this.spaces.initial.probes + this.spaces.handshake.probes + this.spaces.application.probes
+    const congestionBlocked = probesOwed === 0 &&
+      this.recovery.bytesInFlight + limit > this.recovery.congestion.window
+    if (!congestionBlocked && probesOwed === 0) {
+      const delay = this.pacer.delay(now, limit, this.currentMtu, this.recovery.congestion.window, this.recovery.rtt.smoothed)
+      if (delay > now) {
+        this.pacingDeadline = delay
+        return this.transmitAcksOnly(now, buffer, limit)
+      }
+    }
+
+    for (const name of ["initial", "handshake", "application"] as const) {
+      const space = this.spaces[name]
+      if (space.discarded) continue
+      const zeroRtt = name === "application" && this.oneRtt === undefined && this.zeroRttWrite !== undefined && this.role === "client"
+      const canWrite = name === "application" ? this.oneRtt !== undefined || zeroRtt : space.write !== undefined
+      if (!canWrite) continue
+      if (w.remaining < 48) break
+      if (pending !== undefined) {
+        this.finishPacket(now, pending, w, false)
+        pending = undefined
+      }
+      const built = this.buildPacket(now, name, w, zeroRtt, congestionBlocked)
+      if (built === undefined) continue
+      pending = built
+      if (name === "initial") {
+        containsInitial = true
+        if (built.ackEliciting) ackElicitingInitial = true
+      }
+      // RFC 9001 §4.9.1: a client's first Handshake packet ends its use of Initial keys.
+      if (name === "handshake" && this.role === "client") this.discardSpaceAfterSend = true
+    }
+    if (pending === undefined) {
+      if (mtuProbe !== undefined && !congestionBlocked) return this.transmitMtuProbe(now, buffer, mtuProbe)
+      return undefined
+    }
+    // RFC 9000 §14.1: client datagrams with Initial packets, and server ones with
+    // ack-eliciting Initials, are padded to 1200 bytes.
+    const pad = containsInitial && (this.role === "client" || ackElicitingInitial)
+    this.finishPacket(now, pending, w, pad)
+    if (this.discardSpaceAfterSend) {
+      this.discardSpaceAfterSend = false
+      this.discardSpace("initial", now)
+    }
+    this.bytesSentOnPath += w.offset
+    if (probe !== undefined) this.pendingPathResponses.shift()
+    this.pacer.onSent(now, w.offset)
+    return { destination, length: w.offset }
+  }
+
+  private discardSpaceAfterSend = false
+
+  /** When pacing holds data back, ACKs still go out (they are not congestion controlled). */
+  private transmitAcksOnly(now: number, buffer: Uint8Array, limit: number): Transmit | undefined {
+    const w = new BufferWriter(buffer.subarray(0, limit))
+    let pending: PendingPacket | undefined
+    for (const name of ["initial", "handshake", "application"] as const) {
+      const space = this.spaces[name]
+      if (space.discarded || !space.ack.wantsAck(now)) continue
+      if (name === "application" ? this.oneRtt === undefined : space.write === undefined) continue
+      if (pending !== undefined) this.finishPacket(now, pending, w, false)
+      pending = this.buildPacket(now, name, w, false, true)
+    }
+    if (pending === undefined) return undefined
+    this.finishPacket(now, pending, w, false)
+    this.bytesSentOnPath += w.offset
+    return { destination: this.remote, length: w.offset }
+  }
+
+  private transmitMtuProbe(now: number, buffer: Uint8Array, size: number): Transmit | undefined {
+    if (buffer.length < size || this.oneRtt === undefined) return undefined
+    const w = new BufferWriter(buffer.subarray(0, size))
+    const packet = this.startPacket(w, "application", false)
+    w.u8(FrameType.PING)
+    packet.ackEliciting = true
+    packet.mtuProbe = true
+    // PADDING up to the probe size, the tag included.
+    const fill = size - w.offset - AEAD_TAG_LENGTH
+    if (fill > 0) w.zeros(fill)
+    this.finishPacket(now, packet, w, false)
+    this.mtud.onProbeSent(packet.packetNumber)
+    this.bytesSentOnPath += w.offset
+    return { destination: this.remote, length: w.offset }
+  }
+
+  private transmitClose(now: number, buffer: Uint8Array): Transmit | undefined {
+    // RFC 9000 §10.2.1: one CONNECTION_CLOSE, then again only in response to incoming packets.
+    if (this.closeFrameSentAt >= 0 || this.closeFrame === undefined) return undefined
+    this.closeFrameSentAt = now
+    const w = new BufferWriter(buffer.subarray(0, Math.min(buffer.length, BASE_MTU)))
+    let pending: PendingPacket | undefined
+    let containsInitial = false
+    for (const name of ["initial", "handshake", "application"] as const) {
+      const space = this.spaces[name]
+      if (space.discarded) continue
+      if (name === "application" ? this.oneRtt === undefined : space.write === undefined) continue
+      if (pending !== undefined) this.finishPacket(now, pending, w, false)
+      pending = this.startPacket(w, name, false)
+      // RFC 9000 §10.2.3: an application close becomes a transport APPLICATION_ERROR before 1-RTT.
+      const frame: Frame = name !== "application" && this.closeFrame._tag === "ConnectionClose" && this.closeFrame.application
+        ? { _tag: "ConnectionClose", application: false, errorCode: BigInt(TransportErrorCode.APPLICATION_ERROR), frameType: 0n, reason: EMPTY }
+        : this.closeFrame
+      encodeFrame(w, frame)
+      if (name === "initial") containsInitial = true
+    }
+    if (pending === undefined) return undefined
+    this.finishPacket(now, pending, w, containsInitial && this.role === "client")
+    this.bytesSentOnPath += w.offset
+    return { destination: this.remote, length: w.offset }
+  }
+
+  private startPacket(w: BufferWriter, name: PacketNumberSpace, zeroRtt: boolean): PendingPacket {
+    const space = this.spaces[name]
+    const pn = space.nextPacketNumber++
+    const largestAcked = this.recovery.largestAcked(name)
+    const pnLength = packetNumberLength(pn, largestAcked)
+    const truncated = pn % 2 ** (8 * pnLength)
+    const start = w.offset
+    const dcid = this.remoteCids.active.cid
+    let lengthOffset = -1
+    let pnOffset: number
+    let keys: DirectionalKeys
+    if (name === "application" && !zeroRtt) {
+      const oneRtt = this.oneRtt!
+      pnOffset = writeShortHeader(w, dcid, false, oneRtt.writePhase, truncated, pnLength)
+      keys = { packet: oneRtt.write, header: oneRtt.writeHeader }
+    } else {
+      const type = name === "application" ? "0rtt" : name
+      const token = type === "initial" && this.role === "client" ? this.token : EMPTY
+      lengthOffset = writeLongHeader(w, this.version, type, dcid, this.init.localCid.cid, token, truncated, pnLength)
+      pnOffset = lengthOffset + LONG_HEADER_LENGTH_FIELD
+      keys = zeroRtt ? this.zeroRttWrite! : space.write!
+    }
+    return {
+      space: name,
+      start,
+      pnOffset,
+      pnLength,
+      lengthOffset,
+      packetNumber: pn,
+      keys,
+      ackEliciting: false,
+      mtuProbe: false,
+      zeroRtt,
+      ackLargest: -1,
+      crypto: undefined,
+      streams: undefined,
+      handshakeDone: false,
+      newConnectionIds: undefined,
+      retiredConnectionIds: undefined,
+      newToken: undefined
+    }
+  }
+
+  /**
+   * Writes one packet of `name` with what that space has to send, or returns
+   * undefined (writing nothing) when it has nothing.
+   */
+  private buildPacket(
+    now: number,
+    name: PacketNumberSpace,
+    w: BufferWriter,
+    zeroRtt: boolean,
+    congestionBlocked: boolean
+  ): PendingPacket | undefined {
+    const space = this.spaces[name]
+    const wantsAck = space.ack.wantsAck(now)
+    const hasCrypto = !zeroRtt && space.cryptoSend.hasPending
+    const app = name === "application"
+    const hasAppData = app && !congestionBlocked && this.hasApplicationData(zeroRtt)
+    const probe = space.probes > 0
+    if (!wantsAck && !(hasCrypto && !congestionBlocked) && !hasAppData && !probe) return undefined
+
+    const mark = w.offset
+    const packet = this.startPacket(w, name, zeroRtt)
+    // Room for the AEAD tag; what remains is the payload budget.
+    const end = w.bytes.length - AEAD_TAG_LENGTH
+    if (end - w.offset < 8) {
+      w.offset = mark
+      space.nextPacketNumber--
+      return undefined
+    }
+    const payload = new BufferWriter(w.bytes.subarray(0, end), w.offset)
+
+    if (!zeroRtt && space.ack.canAck && (wantsAck || hasCrypto || hasAppData || probe)) {
+      const ack = space.ack.buildAck(now, app ? this.transport.ackDelayExponent : undefined)
+      if (frameLength(ack) <= payload.remaining) {
+        encodeFrame(payload, ack)
+        space.ack.onAckSent()
+        packet.ackLargest = ack.ranges[0]!
+      }
+    }
+    if (!congestionBlocked || probe) {
+      this.writeCrypto(space, payload, packet)
+      if (app) this.writeApplicationFrames(now, payload, packet, zeroRtt)
+    }
+    if (probe && !packet.ackEliciting && payload.remaining >= 1) {
+      // RFC 9002 §6.2.4: a probe must be ack-eliciting; PING when there is nothing else.
+      payload.u8(FrameType.PING)
+      packet.ackEliciting = true
+    }
+    if (packet.ackEliciting && probe) space.probes--
+    w.offset = payload.offset
+    if (w.offset === packet.pnOffset + packet.pnLength) {
+      // Nothing fitted after all: give the packet number back.
+      w.offset = mark
+      space.nextPacketNumber--
+      return undefined
+    }
+    return packet
+  }
+
+  private hasApplicationData(zeroRtt: boolean): boolean {
+    if (zeroRtt) return this.streams.hasPendingData() || this.datagrams.hasOutgoing
+    return (
+      this.handshakeDoneToSend || this.pendingPathResponses.length > 0 || this.pathValidationPending ||
+      this.localCids.pendingAnnouncements.length > 0 || this.remoteCids.pendingRetirements.length > 0 ||
+      this.pendingNewToken !== undefined || this.streams.hasPendingData() || this.datagrams.hasOutgoing ||
+      this.spaces.application.cryptoSend.hasPending
+    )
+  }
+
+  private get pathValidationPending(): boolean {
+    return this.pathValidation !== undefined && !this.pathValidation.sent
+  }
+
+  private writeCrypto(space: PacketSpace, w: BufferWriter, packet: PendingPacket): void {
+    const send = space.cryptoSend
+    while (send.hasPending) {
+      const offset = send.nextOffset
+      const header = cryptoFrameHeaderLength(offset, Math.min(send.nextLength, w.remaining))
+      const room = w.remaining - header
+      if (room <= 0) return
+      const range = send.nextRange(room)
+      if (range === undefined || range.length === 0) return
+      encodeCryptoFrameHeader(w, range.offset, range.length)
+      send.copyInto(w.bytes, w.offset, range.offset, range.length)
+      w.offset += range.length
+      ;(packet.crypto ??= []).push(range.offset, range.length)
+      packet.ackEliciting = true
+    }
+  }
+
+  private writeApplicationFrames(now: number, w: BufferWriter, packet: PendingPacket, zeroRtt: boolean): void {
+    if (!zeroRtt) {
+      if (this.handshakeDoneToSend && w.remaining >= 1) {
+        w.u8(FrameType.HANDSHAKE_DONE)
+        this.handshakeDoneToSend = false
+        packet.handshakeDone = true
+        packet.ackEliciting = true
+      }
+      while (this.pendingPathResponses.length > 0 && w.remaining >= 9) {
+        const response = this.pendingPathResponses[0]!
+        encodeFrame(w, { _tag: "PathResponse", data: response.data })
+        packet.ackEliciting = true
+        this.pendingPathResponses.shift()
+      }
+      const validation = this.pathValidation
+      if (validation !== undefined && !validation.sent && w.remaining >= 9) {
+        encodeFrame(w, { _tag: "PathChallenge", data: validation.challenge })
+        validation.sent = true
+        packet.ackEliciting = true
+      }
+      while (this.localCids.pendingAnnouncements.length > 0) {
+        const issued = this.localCids.pendingAnnouncements[0]!
+        if (!this.localCids.isActive(issued.sequence)) {
+          this.localCids.pendingAnnouncements.shift()
+          continue
+        }
+        const frame: Frame = {
+          _tag: "NewConnectionId",
+          sequence: issued.sequence,
+          retirePriorTo: this.localCids.retirePriorToValue,
+          connectionId: issued.cid,
+          resetToken: issued.resetToken
+        }
+        if (frameLength(frame) > w.remaining) break
+        encodeFrame(w, frame)
+        this.localCids.pendingAnnouncements.shift()
+        ;(packet.newConnectionIds ??= []).push(issued.sequence)
+        packet.ackEliciting = true
+      }
+      while (this.remoteCids.pendingRetirements.length > 0) {
+        const sequence = this.remoteCids.pendingRetirements[0]!
+        const frame: Frame = { _tag: "RetireConnectionId", sequence }
+        if (frameLength(frame) > w.remaining) break
+        encodeFrame(w, frame)
+        this.remoteCids.pendingRetirements.shift()
+        ;(packet.retiredConnectionIds ??= []).push(sequence)
+        packet.ackEliciting = true
+      }
+      if (this.pendingNewToken !== undefined) {
+        const frame: Frame = { _tag: "NewToken", token: this.pendingNewToken }
+        if (frameLength(frame) <= w.remaining) {
+          encodeFrame(w, frame)
+          packet.newToken = this.pendingNewToken
+          this.pendingNewToken = undefined
+          packet.ackEliciting = true
+        }
+      }
+    }
+    this.writeDatagrams(w, packet)
+    const records: Array<SentStreamFrame> = []
+    this.streams.writeFrames(w, w.remaining, records, now, this.recovery.rtt.smoothed)
+    if (records.length > 0) {
+      packet.streams = records
+      packet.ackEliciting = true
+    }
+  }
+
+  private writeDatagrams(w: BufferWriter, packet: PendingPacket): void {
+    for (let data = this.datagrams.peekOutgoing(); data !== undefined; data = this.datagrams.peekOutgoing()) {
+      const frame: Frame = { _tag: "Datagram", data, withLength: true }
+      const size = frameLength(frame)
+      if (size > w.remaining) {
+        // A datagram that can never fit any packet is dropped rather than block the queue.
+        if (size > this.maxDatagramPayload() + 8) {
+          if (this.datagrams.shiftOutgoing()) this.events.push({ _tag: "DatagramsUnblocked", connection: this.handle })
+          continue
+        }
+        return
+      }
+      encodeFrame(w, frame)
+      packet.ackEliciting = true
+      if (this.datagrams.shiftOutgoing()) this.events.push({ _tag: "DatagramsUnblocked", connection: this.handle })
+    }
+  }
+
+  /** Fills the Length field (long headers), pads if asked, seals, and records the packet. */
+  private finishPacket(now: number, packet: PendingPacket, w: BufferWriter, padDatagram: boolean): void {
+    const buffer = w.bytes
+    let payloadEnd = w.offset
+    // RFC 9001 §5.4.2: enough bytes after the packet number for a header-protection sample.
+    const minimum = packet.pnOffset + SAMPLE_OFFSET
+    let padTo = minimum
+    if (padDatagram) padTo = Math.max(padTo, Math.min(MIN_INITIAL_DATAGRAM, buffer.length) - AEAD_TAG_LENGTH)
+    if (payloadEnd < padTo) {
+      buffer.fill(0, payloadEnd, padTo)
+      payloadEnd = padTo
+    }
+    if (packet.lengthOffset >= 0) setLongHeaderLength(buffer, packet.lengthOffset, payloadEnd + AEAD_TAG_LENGTH - packet.pnOffset)
+    const end = sealPacket(packet.keys, buffer, packet.start, packet.pnOffset, packet.pnLength, payloadEnd, packet.packetNumber)
+    w.offset = end
+    if (packet.space === "application" && !packet.zeroRtt) this.oneRtt!.onPacketSealed(packet.packetNumber)
+    if (packet.zeroRtt) this.zeroRttPackets.push(packet.packetNumber)
+    const size = end - packet.start
+    const inFlight = packet.ackEliciting || padDatagram
+    this.recovery.onPacketSent(packet.space, {
+      packetNumber: packet.packetNumber,
+      timeSent: now,
+      size,
+      ackEliciting: packet.ackEliciting,
+      inFlight,
+      isPmtuProbe: packet.mtuProbe,
+      payload: {
+        ackLargest: packet.ackLargest,
+        crypto: packet.crypto,
+        streams: packet.streams,
+        handshakeDone: packet.handshakeDone,
+        newConnectionIds: packet.newConnectionIds,
+        retiredConnectionIds: packet.retiredConnectionIds,
+        newToken: packet.newToken,
+        zeroRtt: packet.zeroRtt
+      }
+    })
+    if (packet.ackEliciting) {
+      // RFC 9000 §10.1: the first ack-eliciting packet after receiving restarts the idle timer.
+      this.lastAckElicitingSent = now
+      this.idleDeadline = Math.max(this.idleDeadline, now + this.effectiveIdleTimeout())
+    }
+    this.maybeInitiateKeyUpdate()
+  }
+
+  /** RFC 9001 §6.1, §6.6: update the 1-RTT keys on the configured interval or before the confidentiality limit. */
+  private maybeInitiateKeyUpdate(): void {
+    const keys = this.oneRtt
+    if (keys === undefined || !this.handshakeConfirmed || !keys.canInitiate()) return
+    const interval = this.transport.keyUpdateInterval
+    const limit = Math.min(keys.suite.confidentialityLimit * 0.9, interval ?? Infinity)
+    if (keys.sealedInPhase >= limit) {
+      keys.initiate()
+      this.logKeyUpdate("write")
+    }
+  }
+
+  /** Starts a 1-RTT key update now if the RFC allows it (RFC 9001 §6.1); false otherwise. */
+  initiateKeyUpdate(): boolean {
+    const keys = this.oneRtt
+    if (keys === undefined || !this.handshakeConfirmed || !keys.canInitiate()) return false
+    keys.initiate()
+    this.logKeyUpdate("write")
+    return true
+  }
+
+  // ---- application API ---------------------------------------------------------
+
+  /** Largest DATAGRAM payload that fits in one packet now, or 0 when the peer does not accept datagrams. */
+  maxDatagramPayload(): number {
+    const peerMax = this.peerParams?.maxDatagramFrameSize
+    if (peerMax === undefined || peerMax === 0) return 0
+    // Short header (1 + CID + 4-byte packet number), the frame type and length, and the tag.
+    const overhead = 1 + this.remoteCids.active.cid.length + 4 + 1 + 2 + AEAD_TAG_LENGTH
+    return Math.max(0, Math.min(peerMax - 3, this.currentMtu - overhead))
+  }
+
+  sendDatagram(data: Uint8Array, dropOldWhenFull: boolean): DatagramSendError | undefined {
+    if (this.transport.maxDatagramFrameSize === undefined) return { _tag: "DatagramDisabled" }
+    const peerMax = this.peerParams?.maxDatagramFrameSize
+    if (peerMax === undefined || peerMax === 0) return { _tag: "DatagramUnsupportedByPeer" }
+    const max = this.maxDatagramPayload()
+    if (data.length > max) return { _tag: "DatagramTooLarge", maxSize: max }
+    return this.datagrams.push(data, dropOldWhenFull)
+  }
+
+  /** Whether the connection is over for good: its slot can be reaped. */
+  get isDrained(): boolean {
+    return this.state === "drained"
+  }
+
+  get isHandshaking(): boolean {
+    return this.state === "handshake"
+  }
+
+  get alpn(): string | undefined {
+    return this.tls.alpn
+  }
+
+  get peerCertificates(): ReadonlyArray<Uint8Array> {
+    return this.tls.peerCertificates
+  }
+
+  get cipherSuite(): CipherSuite | undefined {
+    return this.tls.suite
+  }
+
+  get has0Rtt(): boolean {
+    return this.role === "client" ? this.zeroRttWrite !== undefined || this.zeroRttPackets.length > 0 : this.zeroRttRead !== undefined
+  }
+
+  get accepted0Rtt(): boolean {
+    return this.role === "server" ? (this.tls as TlsServer).earlyDataAccepted : this.zeroRttAccepted
+  }
+
+  private zeroRttAccepted = false
+
+  stats(): ConnectionStats {
+    const r = this.recovery.stats()
+    return {
+      latestRtt: r.latestRtt,
+      smoothedRtt: r.smoothedRtt,
+      minRtt: r.minRtt,
+      congestionWindow: r.congestionWindow,
+      bytesInFlight: r.bytesInFlight,
+      packetsSent: r.packetsSent,
+      bytesSent: r.bytesSent,
+      packetsReceived: this.packetsReceived,
+      bytesReceived: this.bytesReceived,
+      packetsLost: r.packetsLost,
+      bytesLost: r.bytesLost,
+      congestionEvents: r.congestionEvents,
+      packetsDropped: this.packetsDropped,
+      pathMtu: this.currentMtu,
+      frames: { ...this.frameCounts }
+    }
+  }
+
+  /** RFC 9000 §10.3.1: whether the last 16 bytes of an undecryptable datagram are a reset token the peer gave us. */
+  isStatelessReset(datagram: Uint8Array): boolean {
+    if (datagram.length < 21) return false
+    const tail = datagram.subarray(datagram.length - 16)
+    for (const token of this.remoteCids.resetTokens()) if (bytesEqual(token, tail)) return true
+    return false
+  }
+
+  onStatelessReset(): void {
+    this.emitClosed({ _tag: "Reset" })
+    this.state = "drained"
+  }
+}
+
+interface PendingPacket {
+  readonly space: PacketNumberSpace
+  readonly start: number
+  readonly pnOffset: number
+  readonly pnLength: number
+  readonly lengthOffset: number
+  readonly packetNumber: number
+  readonly keys: DirectionalKeys
+  ackEliciting: boolean
+  mtuProbe: boolean
+  readonly zeroRtt: boolean
+  ackLargest: number
+  crypto: Array<number> | undefined
+  streams: Array<SentStreamFrame> | undefined
+  handshakeDone: boolean
+  newConnectionIds: Array<number> | undefined
+  retiredConnectionIds: Array<number> | undefined
+  newToken: Uint8Array | undefined
+}
+

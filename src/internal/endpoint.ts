@@ -1,0 +1,616 @@
+import { addressKey, type SocketAddress } from "./address.js"
+import type { EndpointConfig } from "./config.js"
+import type { CryptoBackend } from "./crypto/backend.js"
+import type { CidGenerator } from "./connection/cids.js"
+import { type ConnectionStats, Connection } from "./connection/connection.js"
+import type { DatagramSendError } from "./connection/datagrams.js"
+import { TokenSealer } from "./connection/tokens.js"
+import type { QuicEvent } from "./events.js"
+import { isPacketDropped } from "./packet/dropped.js"
+import { splitDatagram } from "./packet/coalesce.js"
+import { encodeVersionNegotiation, type LongHeader, MAX_CID_LENGTH, parsePacketHeader } from "./packet/header.js"
+import { encodeRetry } from "./packet/retry.js"
+import { QUIC_V1, supportedVersions, versionByNumber } from "./packet/version.js"
+import { type Random, secureRandom, seededRandom } from "./random.js"
+import type { ReadChunk, ReadInto } from "./stream/streams.js"
+import type { ReadError, WriteError } from "./stream/events.js"
+import { TlsClient } from "./tls/client.js"
+import { TlsServer } from "./tls/server.js"
+import { MemoryTicketStore, TicketSealer, UsedTickets } from "./tls/ticket.js"
+
+/**
+ * The sans-IO QUIC endpoint (ARCHITECTURE.md §1): demultiplexes datagrams to
+ * connections by Destination Connection ID, accepts and initiates
+ * connections, answers what no connection owns (Version Negotiation, Retry,
+ * stateless reset), and queues events and datagrams for its driver.
+ */
+
+/** One datagram, or several of equal size back to back (GSO style, the last may be shorter). */
+export class OutgoingPacket {
+  constructor(
+    readonly destination: SocketAddress,
+    readonly data: Uint8Array,
+    /** Set when `data` holds several datagrams of this size. */
+    readonly segmentSize: number | undefined
+  ) {}
+
+  *datagrams(): IterableIterator<Uint8Array> {
+    const size = this.segmentSize ?? this.data.length
+    for (let offset = 0; offset < this.data.length; offset += size) yield this.data.subarray(offset, offset + size)
+  }
+
+  get count(): number {
+    return this.segmentSize === undefined ? 1 : Math.ceil(this.data.length / this.segmentSize)
+  }
+}
+
+/** Errors of the endpoint's application calls (ARCHITECTURE.md §1). */
+export type EndpointError =
+  | { readonly _tag: "InvalidConnection" }
+  | { readonly _tag: "ConnectionClosing" }
+  | { readonly _tag: "StreamClosed" }
+  | { readonly _tag: "NoServerConfig" }
+  | { readonly _tag: "NoClientConfig" }
+
+export const InvalidConnection: EndpointError = { _tag: "InvalidConnection" }
+
+/** RFC 9000 §14.1: servers ignore Initial datagrams below 1200 bytes; VN is only sent for datagrams that large. */
+const MIN_INITIAL_DATAGRAM = 1200
+
+/** RFC 9000 §10.3: a stateless reset looks like a short-header packet of at least 21 bytes. */
+const MIN_STATELESS_RESET = 21
+
+/** Stateless resets sent per second at most (RFC 9000 §10.3: rate-limit them). */
+const STATELESS_RESETS_PER_SECOND = 100
+
+/** RFC 9000 §7.2: a client's first Destination Connection ID is at least 8 bytes. */
+const MIN_INITIAL_DCID = 8
+
+const RETRY_TOKEN_LIFETIME = 10_000_000
+const NEW_TOKEN_LIFETIME = 24 * 3600 * 1_000_000
+
+const cidKey = (cid: Uint8Array): string => String.fromCharCode(...cid)
+
+export class QuicEndpoint {
+  private readonly connections = new Map<number, Connection>()
+  private readonly byCid = new Map<string, number>()
+  /** CIDs registered for each connection, so they can all be removed when it goes. */
+  private readonly cidsOf = new Map<number, Set<string>>()
+  private readonly events: Array<QuicEvent> = []
+  private readonly sendQueue: Array<OutgoingPacket> = []
+  private readonly random: Random
+  private readonly resetKey: Uint8Array
+  private readonly tokenSealer: TokenSealer | undefined
+  private readonly ticketSealer: TicketSealer | undefined
+  private readonly usedTickets = new UsedTickets(100_000)
+  private readonly ticketStore
+  private readonly clientTokens = new Map<string, Uint8Array>()
+  private readonly scratch: Uint8Array
+  private nextHandle = 1
+  private batchDepth = 0
+  private resetBudget = STATELESS_RESETS_PER_SECOND
+  private resetBudgetAt = 0
+  private roundRobin = 0
+  /** Connections still handshaking (bounded by maxHandshakes). */
+  private readonly handshaking = new Set<number>()
+  /** Datagrams that could not be parsed or routed, for stats. */
+  droppedDatagrams = 0
+
+  constructor(
+    readonly config: EndpointConfig,
+    readonly localAddress: SocketAddress,
+    private readonly backend: CryptoBackend
+  ) {
+    this.random = config.rngSeed === undefined ? secureRandom(backend) : seededRandom(backend, config.rngSeed)
+    const secret = config.server?.secretKey ?? this.randomBytes(32)
+    this.resetKey = backend.hkdfExpand("sha256", secret, new TextEncoder().encode("effect-quic stateless reset"), 32)
+    const server = config.server
+    if (server !== undefined) {
+      const tokenKey = backend.hkdfExpand("sha256", secret, new TextEncoder().encode("effect-quic tokens"), 32)
+      this.tokenSealer = new TokenSealer(backend, tokenKey, RETRY_TOKEN_LIFETIME, NEW_TOKEN_LIFETIME)
+      if (server.tickets !== undefined) {
+        const ticketKey = backend.hkdfExpand("sha256", secret, new TextEncoder().encode("effect-quic tickets"), 32)
+        this.ticketSealer = new TicketSealer(backend, ticketKey)
+      }
+    }
+    this.ticketStore = config.client?.ticketStore ?? new MemoryTicketStore()
+    this.scratch = new Uint8Array(Math.max(config.transport.maxUdpPayloadSize, MIN_INITIAL_DATAGRAM))
+    if (config.connectionIdLength < 4 || config.connectionIdLength > MAX_CID_LENGTH) {
+      throw new RangeError("connectionIdLength must be 4 to 20 bytes")
+    }
+  }
+
+  private randomBytes(length: number): Uint8Array {
+    const out = new Uint8Array(length)
+    this.random.fill(out)
+    return out
+  }
+
+  /** RFC 9000 §10.3.2: the reset token of a CID is a keyed hash of it, so it can be recomputed statelessly. */
+  private resetTokenFor(cid: Uint8Array): Uint8Array {
+    return this.backend.hmac("sha256", this.resetKey, cid).slice(0, 16)
+  }
+
+  private readonly generateCid: CidGenerator = () => {
+    let cid: Uint8Array
+    do cid = this.randomBytes(this.config.connectionIdLength)
+    while (this.byCid.has(cidKey(cid)))
+    return { cid, resetToken: this.resetTokenFor(cid) }
+  }
+
+  private register(handle: number, cid: Uint8Array): void {
+    const key = cidKey(cid)
+    this.byCid.set(key, handle)
+    let set = this.cidsOf.get(handle)
+    if (set === undefined) {
+      set = new Set()
+      this.cidsOf.set(handle, set)
+    }
+    set.add(key)
+  }
+
+  // ---- input -----------------------------------------------------------------
+
+  /** A datagram arrived from `peer`. Never throws; `bytes` may be modified in place. */
+  handleDatagram(now: number, bytes: Uint8Array, peer: SocketAddress): void {
+    const first = parsePacketHeader(bytes, 0, this.config.connectionIdLength)
+    if (isPacketDropped(first)) {
+      this.droppedDatagrams++
+      return
+    }
+    const handle = this.byCid.get(cidKey(first.dcid))
+    if (handle !== undefined) {
+      const connection = this.connections.get(handle)!
+      const { packets } = splitDatagram(bytes, this.config.connectionIdLength)
+      connection.handleDatagram(now, peer, bytes, packets)
+      this.afterConnectionCall(connection)
+      return
+    }
+    switch (first.form) {
+      case "long":
+        if (first.type === "initial") return this.acceptInitial(now, bytes, peer, first)
+        break
+      case "unsupported-version":
+        // RFC 9000 §6.1: answer with Version Negotiation, only for datagrams that could carry an Initial.
+        if (this.config.server !== undefined && bytes.length >= MIN_INITIAL_DATAGRAM) {
+          const versions = supportedVersions.map((v) => v.number)
+          this.queue(new OutgoingPacket(peer, encodeVersionNegotiation(first.scid, first.dcid, versions, this.random.u32()), undefined))
+          return
+        }
+        break
+      case "short":
+        if (this.checkStatelessReset(bytes)) return
+        return this.sendStatelessReset(now, bytes, first.dcid, peer)
+      default:
+        break
+    }
+    this.droppedDatagrams++
+  }
+
+  /** RFC 9000 §10.3.1: an unroutable datagram may be a stateless reset for one of our connections. */
+  private checkStatelessReset(bytes: Uint8Array): boolean {
+    if (bytes.length < MIN_STATELESS_RESET) return false
+    for (const connection of this.connections.values()) {
+      if (connection.isStatelessReset(bytes)) {
+        connection.onStatelessReset()
+        this.afterConnectionCall(connection)
+        return true
+      }
+    }
+    return false
+  }
+
+  private sendStatelessReset(now: number, bytes: Uint8Array, dcid: Uint8Array, peer: SocketAddress): void {
+    // RFC 9000 §10.3.3: the reset must be smaller than what triggered it (so two endpoints
+    // cannot loop) and look like any short-header packet.
+    if (bytes.length <= MIN_STATELESS_RESET || dcid.length === 0) {
+      this.droppedDatagrams++
+      return
+    }
+    if (now - this.resetBudgetAt >= 1_000_000) {
+      this.resetBudget = STATELESS_RESETS_PER_SECOND
+      this.resetBudgetAt = now
+    }
+    if (this.resetBudget <= 0) return
+    this.resetBudget--
+    const size = Math.max(MIN_STATELESS_RESET, Math.min(bytes.length - 1, 43))
+    const reset = this.randomBytes(size)
+    reset[0] = 0x40 | (reset[0]! & 0x3f)
+    reset.set(this.resetTokenFor(dcid), size - 16)
+    this.queue(new OutgoingPacket(peer, reset, undefined))
+  }
+
+  private acceptInitial(now: number, bytes: Uint8Array, peer: SocketAddress, header: LongHeader): void {
+    const server = this.config.server
+    if (server === undefined || bytes.length < MIN_INITIAL_DATAGRAM || header.dcid.length < MIN_INITIAL_DCID) {
+      this.droppedDatagrams++
+      return
+    }
+    if (this.connections.size >= server.maxConnections || this.handshaking.size >= server.maxHandshakes) {
+      this.droppedDatagrams++
+      return
+    }
+    let validated = false
+    let originalDcid: Uint8Array = header.dcid.slice()
+    let retrySourceCid: Uint8Array | undefined
+    if (header.token.length > 0) {
+      const token = this.tokenSealer!.open(header.token, peer, now)
+      if (token?.kind === "retry") {
+        // RFC 9000 §8.1.2: the Retry token carries the original DCID; the client now uses our Retry SCID.
+        validated = true
+        originalDcid = token.originalDcid
+        retrySourceCid = token.retrySourceCid
+      } else if (token?.kind === "new-token") {
+        validated = true
+      }
+    }
+    if (server.retry && !validated) {
+      const scid = this.randomBytes(this.config.connectionIdLength)
+      const token = this.tokenSealer!.seal("retry", peer, now, header.dcid, scid)
+      this.queue(new OutgoingPacket(peer, encodeRetry(this.backend, header.version, header.scid, scid, token, header.dcid, this.random.u32()), undefined))
+      return
+    }
+
+    const handle = this.nextHandle++
+    const local = this.generateCid()
+    const tickets = server.tickets
+    const connection = new Connection({
+      handle,
+      role: "server",
+      version: header.version,
+      transport: this.config.transport,
+      backend: this.backend,
+      random: this.random,
+      now,
+      remote: peer,
+      localCid: { sequence: 0, ...local },
+      remoteCid: header.scid.slice(),
+      originalDcid,
+      retrySourceCid,
+      addressValidated: validated,
+      cidGenerator: this.generateCid,
+      unixMillis: this.config.unixMillis,
+      tokenSealer: server.newTokens ? this.tokenSealer : undefined,
+      keyLog: server.keyLog,
+      makeTls: (transportParameters) =>
+        new TlsServer({
+          backend: this.backend,
+          cipherSuites: server.cipherSuites,
+          groups: server.groups,
+          alpn: server.alpn,
+          transportParameters,
+          keyLog: server.keyLog,
+          certificate: { chain: server.certificateChain, key: server.privateKey },
+          clientAuth: server.clientAuth,
+          clientVerifier: server.clientVerifier,
+          tickets: tickets === undefined || this.ticketSealer === undefined
+            ? undefined
+            : {
+              sealer: this.ticketSealer,
+              lifetime: tickets.lifetime,
+              count: tickets.count,
+              earlyData: tickets.earlyData,
+              usedTickets: this.usedTickets,
+              earlyDataContext: this.earlyDataContext()
+            }
+        })
+    })
+    this.connections.set(handle, connection)
+    this.handshaking.add(handle)
+    this.register(handle, local.cid)
+    // Retransmitted Initials still carry the client's chosen DCID until it hears from us.
+    this.register(handle, header.dcid.slice())
+    this.events.push({ _tag: "NewConnection", connection: handle, remote: peer })
+    const { packets } = splitDatagram(bytes, this.config.connectionIdLength)
+    connection.handleDatagram(now, peer, bytes, packets)
+    this.afterConnectionCall(connection)
+  }
+
+  /**
+   * RFC 9000 §7.4.1: 0-RTT is only accepted while the limits the client
+   * remembered still hold; our transport settings stand for them.
+   */
+  private earlyDataContext(): Uint8Array {
+    const t = this.config.transport
+    return new TextEncoder().encode(
+      [t.initialMaxData, t.initialMaxStreamData, t.maxConcurrentBidiStreams, t.maxConcurrentUniStreams, t.maxDatagramFrameSize ?? -1].join(",")
+    )
+  }
+
+  // ---- connecting ----------------------------------------------------------------
+
+  /** Starts a client connection to `peer`, verifying the server as `serverName`. Returns its handle. */
+  connect(now: number, peer: SocketAddress, serverName: string): number | EndpointError {
+    const client = this.config.client
+    if (client === undefined) return { _tag: "NoClientConfig" }
+    const handle = this.nextHandle++
+    const local = this.generateCid()
+    const dcid = this.randomBytes(Math.max(MIN_INITIAL_DCID, this.config.connectionIdLength))
+    const version = versionByNumber(client.version) ?? QUIC_V1
+    const unixMillis = this.config.unixMillis(now)
+    const session = this.ticketStore.take(serverName, unixMillis)
+    const token = this.clientTokens.get(serverName)
+    this.clientTokens.delete(serverName)
+    const connection = new Connection({
+      handle,
+      role: "client",
+      version,
+      transport: this.config.transport,
+      backend: this.backend,
+      random: this.random,
+      now,
+      remote: peer,
+      localCid: { sequence: 0, ...local },
+      remoteCid: dcid,
+      originalDcid: dcid,
+      token,
+      addressValidated: true,
+      cidGenerator: this.generateCid,
+      unixMillis: this.config.unixMillis,
+      keyLog: client.keyLog,
+      onNewToken: (t) => this.clientTokens.set(serverName, t),
+      onSessionTicket: (ticket) => this.ticketStore.put(ticket),
+      rememberedParameters: session !== undefined && client.earlyData ? session.transportParameters : undefined,
+      makeTls: (transportParameters) =>
+        new TlsClient({
+          backend: this.backend,
+          cipherSuites: client.cipherSuites,
+          groups: client.groups,
+          alpn: client.alpn,
+          transportParameters,
+          keyLog: client.keyLog,
+          serverName,
+          verifier: client.verifier,
+          clientCertificate: client.clientCertificate,
+          session,
+          earlyData: client.earlyData
+        })
+    })
+    this.connections.set(handle, connection)
+    this.handshaking.add(handle)
+    this.register(handle, local.cid)
+    this.afterConnectionCall(connection)
+    return handle
+  }
+
+  // ---- timers and output ------------------------------------------------------------
+
+  /** Runs every timer that is due. */
+  driveTimers(now: number): void {
+    for (const connection of this.connections.values()) {
+      const deadline = connection.nextTimeout()
+      if (deadline !== undefined && deadline <= now) {
+        connection.handleTimeout(now)
+        this.afterConnectionCall(connection)
+      }
+    }
+  }
+
+  /** The earliest time `driveTimers` has work, or undefined. */
+  nextTimerDeadline(): number | undefined {
+    let earliest: number | undefined
+    for (const connection of this.connections.values()) {
+      const deadline = connection.nextTimeout()
+      if (deadline !== undefined && (earliest === undefined || deadline < earliest)) earliest = deadline
+    }
+    return earliest
+  }
+
+  pollEvent(): QuicEvent | undefined {
+    return this.events.shift()
+  }
+
+  /**
+   * Pulls datagrams from connections into the send queue, round-robin, until
+   * the queue is full or nobody has anything to send. Datagrams of one
+   * connection to one destination are batched GSO-style.
+   */
+  flush(now: number): void {
+    if (this.batchDepth > 0) return
+    const handles = [...this.connections.keys()]
+    if (handles.length === 0) return
+    let idle = 0
+    for (let i = this.roundRobin; idle < handles.length && this.sendQueue.length < this.config.sendQueueCapacity; i++) {
+      const connection = this.connections.get(handles[i % handles.length]!)
+      if (connection === undefined) {
+        idle++
+        continue
+      }
+      const packet = this.transmitBatch(now, connection)
+      if (packet === undefined) idle++
+      else {
+        idle = 0
+        this.sendQueue.push(packet)
+      }
+      this.roundRobin = (i + 1) % handles.length
+    }
+  }
+
+  private transmitBatch(now: number, connection: Connection): OutgoingPacket | undefined {
+    const first = connection.pollTransmit(now, this.scratch)
+    if (first === undefined) {
+      this.afterConnectionCall(connection)
+      return undefined
+    }
+    const max = this.config.maxTransmitDatagrams
+    if (max <= 1) {
+      this.afterConnectionCall(connection)
+      return new OutgoingPacket(first.destination, this.scratch.slice(0, first.length), undefined)
+    }
+    const size = first.length
+    const batch = new Uint8Array(size * max)
+    batch.set(this.scratch.subarray(0, size))
+    let used = size
+    let count = 1
+    while (count < max) {
+      const next = connection.pollTransmit(now, batch.subarray(used, used + size))
+      if (next === undefined) break
+      used += next.length
+      count++
+      // A shorter datagram ends the batch (it can only be the last segment).
+      if (next.length < size || addressKey(next.destination) !== addressKey(first.destination)) break
+    }
+    this.afterConnectionCall(connection)
+    return new OutgoingPacket(first.destination, batch.subarray(0, used), count > 1 ? size : undefined)
+  }
+
+  /** The next datagram(s) to send, or undefined when the queue is empty. */
+  pollSend(): OutgoingPacket | undefined {
+    return this.sendQueue.shift()
+  }
+
+  get sendQueueLength(): number {
+    return this.sendQueue.length
+  }
+
+  private queue(packet: OutgoingPacket): void {
+    this.sendQueue.push(packet)
+  }
+
+  /** Operations inside `body` do not transmit; one flush follows, so many small writes leave as full packets. */
+  batch<A>(now: number, body: () => A): A {
+    this.batchDepth++
+    try {
+      return body()
+    } finally {
+      this.batchDepth--
+      if (this.batchDepth === 0) this.flush(now)
+    }
+  }
+
+  private afterConnectionCall(connection: Connection): void {
+    const events = connection.events
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!
+      if (event._tag === "Connected") this.handshaking.delete(connection.handle)
+      this.events.push(event)
+    }
+    events.length = 0
+    for (const cid of connection.localCids.added) this.register(connection.handle, cid)
+    connection.localCids.added.length = 0
+    for (const cid of connection.localCids.retired) {
+      const key = cidKey(cid)
+      this.byCid.delete(key)
+      this.cidsOf.get(connection.handle)?.delete(key)
+    }
+    connection.localCids.retired.length = 0
+    if (connection.isDrained) this.reap(connection)
+  }
+
+  private reap(connection: Connection): void {
+    this.handshaking.delete(connection.handle)
+    for (const key of this.cidsOf.get(connection.handle) ?? []) this.byCid.delete(key)
+    this.cidsOf.delete(connection.handle)
+    this.connections.delete(connection.handle)
+  }
+
+  // ---- application calls ---------------------------------------------------------
+
+  private live(handle: number): Connection | EndpointError {
+    const connection = this.connections.get(handle)
+    // ARCHITECTURE.md §1: a closed connection refuses application calls until it is reaped.
+    if (connection === undefined || connection.closedReason !== undefined) return InvalidConnection
+    return connection
+  }
+
+  private call<A>(now: number, handle: number, body: (connection: Connection) => A): A | EndpointError {
+    const connection = this.live(handle)
+    if ("_tag" in connection) return connection
+    const result = body(connection)
+    this.afterConnectionCall(connection)
+    this.flush(now)
+    return result
+  }
+
+  openBi(now: number, handle: number): number | undefined | EndpointError {
+    return this.call(now, handle, (c) => c.streams.openBi())
+  }
+
+  openUni(now: number, handle: number): number | undefined | EndpointError {
+    return this.call(now, handle, (c) => c.streams.openUni())
+  }
+
+  streamSend(now: number, handle: number, stream: number, data: Uint8Array): number | WriteError | EndpointError {
+    return this.call(now, handle, (c) => c.streams.send(stream, data))
+  }
+
+  streamSendChunks(now: number, handle: number, stream: number, chunks: ReadonlyArray<Uint8Array>): number | WriteError | EndpointError {
+    return this.call(now, handle, (c) => c.streams.sendChunks(stream, chunks))
+  }
+
+  streamFinish(now: number, handle: number, stream: number): WriteError | undefined | EndpointError {
+    return this.call(now, handle, (c) => c.streams.finish(stream))
+  }
+
+  resetStream(now: number, handle: number, stream: number, code: bigint): WriteError | undefined | EndpointError {
+    return this.call(now, handle, (c) => c.streams.resetStream(stream, code))
+  }
+
+  stopSending(now: number, handle: number, stream: number, code: bigint): ReadError | undefined | EndpointError {
+    return this.call(now, handle, (c) => c.streams.stopSending(stream, code))
+  }
+
+  streamRecv(now: number, handle: number, stream: number, max: number): ReadChunk | ReadError | EndpointError {
+    return this.call(now, handle, (c) => c.streams.recv(stream, max))
+  }
+
+  streamRecvInto(now: number, handle: number, stream: number, buffer: Uint8Array): ReadInto | ReadError | EndpointError {
+    return this.call(now, handle, (c) => c.streams.recvInto(stream, buffer))
+  }
+
+  sendDatagram(now: number, handle: number, data: Uint8Array, dropOldWhenFull: boolean): DatagramSendError | undefined | EndpointError {
+    return this.call(now, handle, (c) => c.sendDatagram(data, dropOldWhenFull))
+  }
+
+  maxDatagramSize(handle: number): number | EndpointError {
+    const connection = this.live(handle)
+    return "_tag" in connection ? connection : connection.maxDatagramPayload()
+  }
+
+  datagramSendBufferSpace(handle: number): number | EndpointError {
+    const connection = this.live(handle)
+    return "_tag" in connection ? connection : connection.datagrams.sendBufferSpace
+  }
+
+  /** Queues CONNECTION_CLOSE and emits ConnectionClosed{LocallyClosed} once; repeat calls do nothing. */
+  closeConnection(now: number, handle: number, code: bigint, reason: string): void {
+    const connection = this.connections.get(handle)
+    if (connection === undefined || connection.closedReason !== undefined) return
+    connection.closeByApplication(now, code, reason)
+    this.afterConnectionCall(connection)
+    this.flush(now)
+  }
+
+  /** Starts a 1-RTT key update on `handle` (RFC 9001 §6); false when not allowed yet. */
+  initiateKeyUpdate(now: number, handle: number): boolean | EndpointError {
+    return this.call(now, handle, (c) => c.initiateKeyUpdate())
+  }
+
+  has0rtt(handle: number): boolean {
+    return this.connections.get(handle)?.has0Rtt ?? false
+  }
+
+  accepted0rtt(handle: number): boolean {
+    return this.connections.get(handle)?.accepted0Rtt ?? false
+  }
+
+  connectionStats(handle: number): ConnectionStats | undefined {
+    return this.connections.get(handle)?.stats()
+  }
+
+  remoteAddress(handle: number): SocketAddress | undefined {
+    return this.connections.get(handle)?.remote
+  }
+
+  alpn(handle: number): string | undefined {
+    return this.connections.get(handle)?.alpn
+  }
+
+  peerCertificates(handle: number): ReadonlyArray<Uint8Array> {
+    return this.connections.get(handle)?.peerCertificates ?? []
+  }
+
+  get connectionCount(): number {
+    return this.connections.size
+  }
+}
