@@ -217,6 +217,7 @@ export class Connection {
   private pathValidation: PathValidation | undefined
   private previousRemote: SocketAddress | undefined
   private pendingNewToken: Uint8Array | undefined
+  private newTokenIssued = false
   private zeroRttPackets: Array<number> = []
   private pacingDeadline: number | undefined
   private packetsReceived = 0
@@ -485,7 +486,7 @@ export class Connection {
     // RFC 9000 §10.1: any packet that opens restarts the idle timer.
     this.idleDeadline = now + this.effectiveIdleTimeout()
     if (type === "1rtt" && !sameAddress(remote, this.remote) && !probingOnly) this.onPeerAddressChange(now, remote)
-    if (this.role === "server" && type === "1rtt" && this.pendingNewToken === undefined && this.handshakeConfirmed) {
+    if (this.role === "server" && type === "1rtt" && !this.newTokenIssued && this.handshakeConfirmed) {
       this.maybeIssueNewToken(now)
     }
     this.retryBuffered(now)
@@ -873,7 +874,9 @@ export class Connection {
     this.recovery.discardSpace(name, now)
   }
 
+  /** RFC 9000 §8.1.3: one NEW_TOKEN per connection, once the client's address is known good. */
   private maybeIssueNewToken(now: number): void {
+    this.newTokenIssued = true
     const sealer = this.init.tokenSealer
     if (sealer === undefined) return
     this.pendingNewToken = sealer.seal("new-token", this.remote, now)
@@ -1050,14 +1053,19 @@ export class Connection {
       }
     }
 
-    const mtuProbe = this.handshakeConfirmed ? this.mtud.probeToSend(now) : undefined
+    const probesOwed = this.spaces.initial.probes + this.spaces.handshake.probes + this.spaces.application.probes
+    const congestionBlocked = probesOwed === 0 &&
+      this.recovery.bytesInFlight + limit > this.recovery.congestion.window
+    // RFC 8899 §5.3: probes take their turn ahead of data, within the congestion window.
+    const mtuProbe = this.handshakeConfirmed && this.addressValidated ? this.mtud.probeToSend(now) : undefined
+    if (mtuProbe !== undefined && this.recovery.bytesInFlight + mtuProbe <= this.recovery.congestion.window) {
+      const sent = this.transmitMtuProbe(now, buffer, mtuProbe)
+      if (sent !== undefined) return sent
+    }
     const w = new BufferWriter(buffer.subarray(0, limit))
     let containsInitial = false
     let ackElicitingInitial = false
     let pending: PendingPacket | undefined
-    const probesOwed = this.spaces.initial.probes + this.spaces.handshake.probes + this.spaces.application.probes
-    const congestionBlocked = probesOwed === 0 &&
-      this.recovery.bytesInFlight + limit > this.recovery.congestion.window
     if (!congestionBlocked && probesOwed === 0) {
       const delay = this.pacer.delay(now, limit, this.currentMtu, this.recovery.congestion.window, this.recovery.rtt.smoothed)
       if (delay > now) {
@@ -1087,10 +1095,7 @@ export class Connection {
       // RFC 9001 §4.9.1: a client's first Handshake packet ends its use of Initial keys.
       if (name === "handshake" && this.role === "client") this.discardSpaceAfterSend = true
     }
-    if (pending === undefined) {
-      if (mtuProbe !== undefined && !congestionBlocked) return this.transmitMtuProbe(now, buffer, mtuProbe)
-      return undefined
-    }
+    if (pending === undefined) return undefined
     // RFC 9000 §14.1: client datagrams with Initial packets, and server ones with
     // ack-eliciting Initials, are padded to 1200 bytes.
     const pad = containsInitial && (this.role === "client" || ackElicitingInitial)
