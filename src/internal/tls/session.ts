@@ -101,6 +101,11 @@ export abstract class TlsSession {
     this.framers = { initial: new HandshakeFramer(max), handshake: new HandshakeFramer(max), application: new HandshakeFramer(max) }
   }
 
+  /** The ClientHello random, which names the connection in key-log lines. */
+  get clientRandomBytes(): Uint8Array {
+    return this.clientRandom
+  }
+
   pollEvent(): TlsEvent | undefined {
     return this.events.shift()
   }
