@@ -586,6 +586,11 @@ export class QuicEndpoint {
     return this.call(now, handle, (c) => c.initiateKeyUpdate())
   }
 
+  /** Whether the handshake resumed a session (PSK from a ticket). */
+  resumed(handle: number): boolean {
+    return this.connections.get(handle)?.resumed ?? false
+  }
+
   has0rtt(handle: number): boolean {
     return this.connections.get(handle)?.has0Rtt ?? false
   }

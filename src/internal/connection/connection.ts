@@ -1491,6 +1491,10 @@ export class Connection {
     return this.tls.peerCertificates
   }
 
+  get resumed(): boolean {
+    return this.tls.resumed
+  }
+
   get cipherSuite(): CipherSuite | undefined {
     return this.tls.suite
   }
