@@ -591,6 +591,11 @@ export class QuicEndpoint {
     return this.connections.get(handle)?.resumed ?? false
   }
 
+  /** Client: continue `handle` from a new local address (RFC 9000 §9.2); false when not allowed. */
+  migrate(now: number, handle: number): boolean | EndpointError {
+    return this.call(now, handle, (c) => c.migrate(now))
+  }
+
   has0rtt(handle: number): boolean {
     return this.connections.get(handle)?.has0Rtt ?? false
   }

@@ -420,6 +420,8 @@ export class Connection {
       const key = keys.keyFor(phase, pn)
       payloadEnd = key === undefined ? -1 : openPacket(key, datagram, start, header.pnOffset, pnLength, header.end, pn)
       if (payloadEnd < 0) {
+        // RFC 9000 §10.3.1: a packet that does not open may be a stateless reset.
+        if (this.isStatelessReset(datagram.subarray(0, header.end))) return this.onStatelessReset()
         keys.failedOpens++
         // RFC 9001 §6.6: past the integrity limit the connection must end.
         if (keys.failedOpens >= keys.suite.integrityLimit) {
@@ -1443,6 +1445,21 @@ export class Connection {
       keys.initiate()
       this.logKeyUpdate("write")
     }
+  }
+
+  /**
+   * RFC 9000 §9.2: the client moves to a new local address (the driver has
+   * already rebound its socket). A fresh connection ID keeps the old and new
+   * paths unlinkable (§9.5) and a PATH_CHALLENGE validates the new path.
+   * Returns false when migration is not allowed or possible now.
+   */
+  migrate(now: number): boolean {
+    if (this.role !== "client" || !this.handshakeConfirmed || this.peerParams?.disableActiveMigration === true) return false
+    if (!this.remoteCids.rotate()) return false
+    const challenge = new Uint8Array(8)
+    this.random.fill(challenge)
+    this.pathValidation = { remote: this.remote, challenge, sent: false, deadline: now + Math.max(3 * this.currentPto(), 6 * 333_000) }
+    return true
   }
 
   /** Starts a 1-RTT key update now if the RFC allows it (RFC 9001 §6.1); false otherwise. */
