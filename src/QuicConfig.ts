@@ -1,0 +1,203 @@
+/**
+ * Endpoint configuration as `effect/Schema` schemas: decode a plain object
+ * (from JSON, a CLI, environment…) and get either a typed configuration or a
+ * `ConfigError` that names the field.
+ *
+ * Certificates and keys are PEM text or paths to PEM files (read through
+ * @effect/platform's `FileSystem` when one is provided).
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
+const NonNegative = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+
+/**
+ * The application protocols to offer or accept, in order of preference
+ * (ALPN is mandatory in QUIC, RFC 9001 §8.1).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Alpn = Schema.Array(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255))).pipe(Schema.minItems(1))
+
+/**
+ * TLS 1.3 cipher suites by short name.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const CipherSuiteName = Schema.Literal("aes128gcm", "aes256gcm", "chacha20")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CipherSuiteName = typeof CipherSuiteName.Type
+
+/**
+ * Key-exchange groups.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const GroupName = Schema.Literal("x25519", "secp256r1")
+
+const KeyLog = Schema.declare((u: unknown): u is (line: string) => void => typeof u === "function", {
+  identifier: "KeyLogCallback",
+  description: "a function receiving NSS key-log lines"
+})
+
+/**
+ * Accepts (`undefined`) or rejects (a reason) the peer's certificate chain
+ * (DER, leaf first), replacing the built-in verification.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CertificateVerifier = (
+  chain: ReadonlyArray<Uint8Array>,
+  context: { readonly serverName: string | undefined; readonly unixMillis: number }
+) => string | undefined
+
+const Verifier = Schema.declare((u: unknown): u is CertificateVerifier => typeof u === "function", {
+  identifier: "CertificateVerifier"
+})
+
+/**
+ * Transport settings (RFC 9000 §18.2 parameters and local policies).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TransportConfig = Schema.Struct({
+  /** Milliseconds without any packet before the connection is closed; 0 disables (RFC 9000 §10.1). */
+  idleTimeoutMillis: Schema.optionalWith(NonNegative, { default: () => 30_000 }),
+  /** Milliseconds between keep-alive PINGs when otherwise idle; 0 disables. */
+  keepAliveMillis: Schema.optionalWith(NonNegative, { default: () => 0 }),
+  initialConnectionWindow: Schema.optionalWith(Positive, { default: () => 1 << 20 }),
+  initialStreamWindow: Schema.optionalWith(Positive, { default: () => 256 * 1024 }),
+  maxConnectionWindow: Schema.optionalWith(Positive, { default: () => 24 << 20 }),
+  maxStreamWindow: Schema.optionalWith(Positive, { default: () => 16 << 20 }),
+  maxConcurrentBidiStreams: Schema.optionalWith(NonNegative, { default: () => 100 }),
+  maxConcurrentUniStreams: Schema.optionalWith(NonNegative, { default: () => 100 }),
+  streamSendBuffer: Schema.optionalWith(Positive, { default: () => 1 << 20 }),
+  /** Largest DATAGRAM frame accepted (RFC 9221); 0 disables datagrams. */
+  maxDatagramFrameSize: Schema.optionalWith(NonNegative, { default: () => 65535 }),
+  datagramSendBuffer: Schema.optionalWith(Positive, { default: () => 1 << 20 }),
+  datagramReceiveBuffer: Schema.optionalWith(Positive, { default: () => 1 << 20 }),
+  congestionController: Schema.optionalWith(Schema.Literal("cubic", "newreno"), { default: () => "cubic" as const }),
+  /** Upper bound of path MTU discovery, UDP payload bytes (RFC 9000 §14). */
+  maxUdpPayloadSize: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1200, 65527)), { default: () => 1452 }),
+  mtuDiscovery: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Initiate a 1-RTT key update after this many packets (RFC 9001 §6). */
+  keyUpdateInterval: Schema.optional(Positive),
+  disableActiveMigration: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  activeConnectionIdLimit: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(2, 8)), { default: () => 4 })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportConfig = typeof TransportConfig.Type
+
+/**
+ * Server settings.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ServerConfig = Schema.Struct({
+  /** PEM certificate chain (leaf first), or a path to one. */
+  certificate: Schema.String,
+  /** PEM private key (PKCS#8, SEC1 or PKCS#1), or a path to one. */
+  privateKey: Schema.String,
+  alpn: Alpn,
+  /** Validate client addresses with Retry before any handshake work (RFC 9000 §8.1.2). */
+  retry: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** Mutual TLS. */
+  clientAuth: Schema.optionalWith(Schema.Literal("none", "optional", "required"), { default: () => "none" as const }),
+  /** PEM CA certificates (or a path) that client certificates must chain to. */
+  clientCa: Schema.optional(Schema.String),
+  sessionTickets: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Accept 0-RTT data on resumed connections (RFC 9001 §4.6). */
+  earlyData: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  newTokens: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  maxConnections: Schema.optionalWith(Positive, { default: () => 10_000 }),
+  maxHandshakes: Schema.optionalWith(Positive, { default: () => 1_000 })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ServerConfig = typeof ServerConfig.Type
+
+/**
+ * Client settings.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ClientConfig = Schema.Struct({
+  alpn: Alpn,
+  /** PEM CA certificates (or a path) to trust instead of the system roots. */
+  ca: Schema.optional(Schema.String),
+  /** Accept any server certificate. Never the default; for tests and explicit opt-in. */
+  insecure: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** A custom verifier replacing the built-in one. */
+  verifyCertificate: Schema.optional(Verifier),
+  /** Client certificate for mutual TLS. */
+  certificate: Schema.optional(Schema.String),
+  privateKey: Schema.optional(Schema.String),
+  /** Send 0-RTT data when resuming with a ticket that allows it. */
+  earlyData: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  version: Schema.optionalWith(Schema.Literal("v1", "v2"), { default: () => "v1" as const })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientConfig = typeof ClientConfig.Type
+
+/**
+ * Everything an endpoint needs. An endpoint may be a server, a client, or both.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const EndpointConfig = Schema.Struct({
+  server: Schema.optional(ServerConfig),
+  client: Schema.optional(ClientConfig),
+  transport: Schema.optionalWith(TransportConfig, { default: () => Schema.decodeSync(TransportConfig)({}) }),
+  cipherSuites: Schema.optionalWith(Schema.Array(CipherSuiteName).pipe(Schema.minItems(1)), {
+    default: () => ["aes128gcm", "aes256gcm", "chacha20"] as const
+  }),
+  groups: Schema.optionalWith(Schema.Array(GroupName).pipe(Schema.minItems(1)), { default: () => ["x25519", "secp256r1"] as const }),
+  /** Length of the connection IDs this endpoint issues (4–20 bytes). */
+  connectionIdLength: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(4, 20)), { default: () => 8 }),
+  /** Datagrams per socket batch (GSO-style). */
+  maxTransmitDatagrams: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 64)), { default: () => 10 }),
+  sendQueueCapacity: Schema.optionalWith(Positive, { default: () => 256 }),
+  /** Deterministic randomness for tests. */
+  rngSeed: Schema.optional(Schema.Number),
+  /** Receives NSS key-log lines (SSLKEYLOGFILE format) for every connection. */
+  keyLog: Schema.optional(KeyLog)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type EndpointConfig = typeof EndpointConfig.Type
+
+/**
+ * The configuration as written by users: every defaulted field optional.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EndpointConfigInput = typeof EndpointConfig.Encoded

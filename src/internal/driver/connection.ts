@@ -1,0 +1,98 @@
+import { Deferred, Effect, Option, type Scope, Stream } from "effect"
+import type * as Connection from "../../Connection.js"
+import { connectionClosedError, type ConnectionClosedError, DatagramError } from "../../QuicError.js"
+import type { QuicStream } from "../../Stream.js"
+import { type ConnectionSignals, type Driver, takeUntilEnd } from "./driver.js"
+import { makeQuicStream } from "./stream.js"
+
+const closedError = (c: ConnectionSignals): ConnectionClosedError =>
+  connectionClosedError(c.closeReason ?? { _tag: "EndpointClosed" })
+
+export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "client" | "server"): Connection.Connection => {
+  const handle = c.handle
+
+  const open = (bidi: boolean): Effect.Effect<QuicStream, ConnectionClosedError, Scope.Scope> =>
+    Effect.acquireRelease(
+      Effect.suspend(function loop(): Effect.Effect<QuicStream, ConnectionClosedError> {
+        if (c.closeReason !== undefined) return Effect.fail(closedError(c))
+        const id = driver.unsafeCall((e, now) => (bidi ? e.openBi(now, handle) : e.openUni(now, handle)))
+        if (typeof id === "number") return Effect.succeed(makeQuicStream(driver, c, id, true))
+        if (id !== undefined) return Effect.fail(closedError(c))
+        // The peer's MAX_STREAMS is reached: wait for StreamsAvailable.
+        c.streamsAvailable.unsafeClose()
+        return Effect.zipRight(c.streamsAvailable.await, Effect.suspend(loop))
+      }),
+      (stream) => stream.close
+    )
+
+  const accept = (queue: typeof c.incomingBidi): Effect.Effect<QuicStream, ConnectionClosedError> =>
+    takeUntilEnd(queue).pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => Effect.fail(closedError(c)),
+        onSome: (id) => Effect.succeed(makeQuicStream(driver, c, id, false))
+      }))
+    )
+
+  const sendDatagram = (data: Uint8Array, options?: { readonly dropOldWhenFull?: boolean }) =>
+    Effect.suspend(function loop(): Effect.Effect<void, DatagramError | ConnectionClosedError> {
+      const result = driver.unsafeCall((e, now) => e.sendDatagram(now, handle, data, options?.dropOldWhenFull ?? false))
+      if (result === undefined) return Effect.void
+      switch (result._tag) {
+        case "DatagramBlocked":
+          c.datagramsUnblocked.unsafeClose()
+          return Effect.zipRight(c.datagramsUnblocked.await, Effect.suspend(loop))
+        case "DatagramDisabled":
+          return Effect.fail(new DatagramError({ reason: "Disabled" }))
+        case "DatagramUnsupportedByPeer":
+          return Effect.fail(new DatagramError({ reason: "UnsupportedByPeer" }))
+        case "DatagramTooLarge":
+          return Effect.fail(new DatagramError({ reason: "TooLarge", maxSize: result.maxSize }))
+        default:
+          return Effect.fail(closedError(c))
+      }
+    })
+
+  const incomingOf = (queue: typeof c.incomingBidi): Stream.Stream<QuicStream, ConnectionClosedError> =>
+    Stream.repeatEffectOption(
+      takeUntilEnd(queue).pipe(
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.fail(Option.none()),
+          onSome: (id) => Effect.succeed(makeQuicStream(driver, c, id, false))
+        }))
+      )
+    )
+
+  return {
+    id: handle,
+    side,
+    alpn: Effect.sync(() => driver.endpoint.alpn(handle)),
+    peerCertificates: Effect.sync(() => driver.endpoint.peerCertificates(handle)),
+    remoteAddress: Effect.sync(() => driver.endpoint.remoteAddress(handle)),
+    openBi: open(true),
+    openUni: open(false),
+    acceptBi: accept(c.incomingBidi),
+    acceptUni: accept(c.incomingUni),
+    incomingStreams: Stream.merge(incomingOf(c.incomingBidi), incomingOf(c.incomingUni)),
+    sendDatagram,
+    datagrams: Stream.repeatEffectOption(
+      takeUntilEnd(c.datagrams).pipe(
+        Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed }))
+      )
+    ),
+    maxDatagramSize: Effect.sync(() => {
+      const size = driver.endpoint.maxDatagramSize(handle)
+      return typeof size === "number" ? size : 0
+    }),
+    events: Stream.fromPubSub(c.events),
+    stats: Effect.sync(() => driver.endpoint.connectionStats(handle)),
+    close: (code = 0, reason = "") => driver.call((e, now) => e.closeConnection(now, handle, BigInt(code), reason)),
+    closed: Deferred.await(c.closed),
+    is0Rtt: Effect.sync(() => driver.endpoint.has0rtt(handle)),
+    accepted0Rtt: Deferred.await(c.handshake).pipe(
+      Effect.mapError(() => closedError(c)),
+      Effect.map(() => driver.endpoint.accepted0rtt(handle))
+    ),
+    resumed: Effect.sync(() => driver.endpoint.resumed(handle)),
+    updateKeys: driver.call((e, now) => e.initiateKeyUpdate(now, handle) === true)
+  }
+}

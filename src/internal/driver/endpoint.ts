@@ -1,0 +1,105 @@
+import { Deferred, Effect, Option, type Scope, Stream } from "effect"
+import type * as Connection from "../../Connection.js"
+import type * as Endpoint from "../../Endpoint.js"
+import type { EndpointConfigInput } from "../../QuicConfig.js"
+import { QuicCrypto } from "../../QuicCrypto.js"
+import { type ConfigError, ConnectError, describeCloseReason, EndpointRoleError } from "../../QuicError.js"
+import { type SocketAddress, type SocketError, UdpSocket } from "../../UdpSocket.js"
+import { QuicEndpoint } from "../endpoint.js"
+import { makeConnection } from "./connection.js"
+import { Driver, takeUntilEnd } from "./driver.js"
+import { resolveConfig } from "./resolveConfig.js"
+
+/** `"1.2.3.4:443"` or `"[::1]:443"`. */
+const parseAddress = (text: string): SocketAddress | undefined => {
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(text)
+  const v4 = /^([^:]+):(\d+)$/.exec(text)
+  const m = v6 ?? v4
+  if (m === null) return undefined
+  const port = Number(m[2])
+  return port > 0 && port < 65536 ? { address: m[1]!, port } : undefined
+}
+
+export const make = (
+  input: EndpointConfigInput
+): Effect.Effect<Endpoint.Endpoint, ConfigError | SocketError, Scope.Scope | UdpSocket | QuicCrypto> =>
+  Effect.gen(function*() {
+    const socket = yield* UdpSocket
+    const backend = yield* QuicCrypto
+    const { config, core } = yield* resolveConfig(input, backend)
+    const local = yield* socket.localAddress
+    const endpoint = new QuicEndpoint(core, local, backend)
+    const scope = yield* Effect.scope
+    const clock = yield* Effect.clock
+    const driver = new Driver(endpoint, socket, clock, scope, 4096)
+    yield* Effect.forkIn(driver.loop, scope)
+    yield* Effect.forkIn(driver.receiveLoop, scope)
+    yield* Effect.addFinalizer(() => driver.shutdown())
+
+    const closeOnRelease = (connection: Connection.Connection) =>
+      connection.close(0, "").pipe(Effect.andThen(Effect.sync(() => driver.forget(connection.id))))
+
+    const connect = (address: SocketAddress | string, options?: Endpoint.ConnectOptions) =>
+      Effect.gen(function*() {
+        const target = typeof address === "string" ? parseAddress(address) : address
+        if (target === undefined) {
+          return yield* Effect.fail(new ConnectError({ reason: { _tag: "EndpointClosed" }, message: `not an address: ${String(address)}` }))
+        }
+        const serverName = options?.serverName ?? target.address
+        const connection = yield* Effect.acquireRelease(
+          Effect.suspend(() => {
+            const handle = driver.unsafeCall((e, now) => e.connect(now, target, serverName))
+            if (typeof handle !== "number") return Effect.fail(new EndpointRoleError({ reason: "NoClientConfig" }))
+            driver.markClient(handle)
+            const signals = driver.register(handle)
+            return Effect.succeed(makeConnection(driver, signals, "client"))
+          }),
+          closeOnRelease
+        )
+        const signals = driver.register(connection.id)
+        // RFC 9001 §4.6.1: with 0-RTT keys the application may write at once.
+        if (!(config.client?.earlyData === true && endpoint.has0rtt(connection.id))) {
+          yield* Deferred.await(signals.handshake).pipe(
+            Effect.mapError((reason) => new ConnectError({ reason, message: describeCloseReason(reason) }))
+          )
+        }
+        yield* Effect.annotateCurrentSpan({
+          "quic.alpn": endpoint.alpn(connection.id) ?? "",
+          "quic.peer": `${target.address}:${target.port}`
+        })
+        yield* Effect.logDebug(`effect-quic: connected to ${target.address}:${target.port}`)
+        return connection
+      }).pipe(Effect.withSpan("quic.connect", { attributes: { "quic.server_name": options?.serverName ?? String(address) } }))
+
+    const nextIncoming = Effect.suspend(() =>
+      config.server === undefined
+        ? Effect.fail(new EndpointRoleError({ reason: "NoServerConfig" }))
+        : takeUntilEnd(driver.incoming)
+    )
+
+    const accept = nextIncoming.pipe(
+      Effect.flatMap((next) =>
+        Option.isNone(next)
+          ? Effect.interrupt
+          : Effect.acquireRelease(Effect.succeed(makeConnection(driver, next.value, "server")), closeOnRelease)
+      )
+    )
+
+    const incoming: Stream.Stream<Connection.Connection, EndpointRoleError> = Stream.repeatEffectOption(
+      nextIncoming.pipe(
+        Effect.mapError(Option.some),
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.fail(Option.none()),
+          onSome: (signals) => Effect.succeed(makeConnection(driver, signals, "server"))
+        }))
+      )
+    )
+
+    return {
+      localAddress: Effect.succeed(local),
+      connect,
+      accept,
+      incoming,
+      connectionCount: Effect.sync(() => endpoint.connectionCount)
+    } satisfies Endpoint.Endpoint
+  })
