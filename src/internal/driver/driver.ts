@@ -1,4 +1,4 @@
-import { type Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, PubSub, Queue, type Scope, Stream } from "effect"
+import { Chunk, type Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, PubSub, Queue, type Scope, Stream } from "effect"
 import type { UdpSocketService } from "../../UdpSocket.js"
 import type { SocketAddress } from "../address.js"
 import type { QuicEndpoint } from "../endpoint.js"
@@ -238,7 +238,9 @@ export class Driver {
   /** Feeds every datagram the socket receives into the inbox. */
   readonly receiveLoop: Effect.Effect<void> = Effect.suspend(() =>
     this.socket.receive.pipe(
-      Stream.runForEach((d) => Queue.offer(this.inbox, { _tag: "Datagram", data: d.data, remote: d.remote })),
+      Stream.runForEachChunk((chunk) =>
+        Queue.offerAll(this.inbox, Chunk.map(chunk, (d): Input => ({ _tag: "Datagram", data: d.data, remote: d.remote })))
+      ),
       Effect.catchAll((error) => Effect.logError("effect-quic: socket receive failed", error))
     )
   )

@@ -266,11 +266,12 @@ class Network {
   /** Offers one datagram (owned by the network from here on) to the link `from` → `to` at `now` (µs). */
   send(from: SocketAddress, to: SocketAddress, data: Uint8Array, now: number): void {
     const toKey = addressKey(to)
-    const direction = this.direction(from, to, directionKey(from, to))
+    const key = directionKey(from, to)
+    const direction = this.direction(from, to, key)
     const counters = direction.counters
     counters.sent++
     counters.bytesSent += data.length
-    const verdict = transmit(this.parameters(directionKey(from, to)), direction.link, this.rng, now, data.length)
+    const verdict = transmit(this.parameters(key), direction.link, this.rng, now, data.length)
     switch (verdict._tag) {
       case "TooLarge":
         counters.tooLarge++
