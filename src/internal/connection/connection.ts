@@ -1076,16 +1076,18 @@ export class Connection {
       }
     }
 
+    let sealedAny = false
     for (const name of ["initial", "handshake", "application"] as const) {
       const space = this.spaces[name]
       if (space.discarded) continue
       const zeroRtt = name === "application" && this.oneRtt === undefined && this.zeroRttWrite !== undefined && this.role === "client"
       const canWrite = name === "application" ? this.oneRtt !== undefined || zeroRtt : space.write !== undefined
-      if (!canWrite) continue
+      if (!canWrite || !this.wantsToSend(name, now, zeroRtt, congestionBlocked)) continue
       if (w.remaining < 48) break
       if (pending !== undefined) {
         this.finishPacket(now, pending, w, false)
         pending = undefined
+        sealedAny = true
       }
       const built = this.buildPacket(now, name, w, zeroRtt, congestionBlocked)
       if (built === undefined) continue
@@ -1097,11 +1099,12 @@ export class Connection {
       // RFC 9001 §4.9.1: a client's first Handshake packet ends its use of Initial keys.
       if (name === "handshake" && this.role === "client") this.discardSpaceAfterSend = true
     }
-    if (pending === undefined) return undefined
+    if (pending === undefined && !sealedAny) return undefined
     // RFC 9000 §14.1: client datagrams with Initial packets, and server ones with
     // ack-eliciting Initials, are padded to 1200 bytes.
     const pad = containsInitial && (this.role === "client" || ackElicitingInitial)
-    this.finishPacket(now, pending, w, pad)
+    if (pending !== undefined) this.finishPacket(now, pending, w, pad)
+    else if (pad && w.offset < MIN_INITIAL_DATAGRAM) w.zeros(Math.min(MIN_INITIAL_DATAGRAM, w.bytes.length) - w.offset)
     if (this.discardSpaceAfterSend) {
       this.discardSpaceAfterSend = false
       this.discardSpace("initial", now)
@@ -1123,10 +1126,10 @@ export class Connection {
       if (space.discarded || !space.ack.wantsAck(now)) continue
       if (name === "application" ? this.oneRtt === undefined : space.write === undefined) continue
       if (pending !== undefined) this.finishPacket(now, pending, w, false)
-      pending = this.buildPacket(now, name, w, false, true)
+      pending = this.buildPacket(now, name, w, false, true) ?? undefined
     }
-    if (pending === undefined) return undefined
-    this.finishPacket(now, pending, w, false)
+    if (pending === undefined && w.offset === 0) return undefined
+    if (pending !== undefined) this.finishPacket(now, pending, w, false)
     this.bytesSentOnPath += w.offset
     return { destination: this.remote, length: w.offset }
   }
@@ -1220,6 +1223,15 @@ export class Connection {
    * Writes one packet of `name` with what that space has to send, or returns
    * undefined (writing nothing) when it has nothing.
    */
+  /** Whether `name` has anything for a packet now: an ACK due, CRYPTO data, application data or a probe. */
+  private wantsToSend(name: PacketNumberSpace, now: number, zeroRtt: boolean, congestionBlocked: boolean): boolean {
+    const space = this.spaces[name]
+    if (space.ack.wantsAck(now) || space.probes > 0) return true
+    if (congestionBlocked) return false
+    if (!zeroRtt && space.cryptoSend.hasPending) return true
+    return name === "application" && this.hasApplicationData(zeroRtt)
+  }
+
   private buildPacket(
     now: number,
     name: PacketNumberSpace,
@@ -1227,13 +1239,13 @@ export class Connection {
     zeroRtt: boolean,
     congestionBlocked: boolean
   ): PendingPacket | undefined {
+    if (!this.wantsToSend(name, now, zeroRtt, congestionBlocked)) return undefined
     const space = this.spaces[name]
     const wantsAck = space.ack.wantsAck(now)
     const hasCrypto = !zeroRtt && space.cryptoSend.hasPending
     const app = name === "application"
     const hasAppData = app && !congestionBlocked && this.hasApplicationData(zeroRtt)
     const probe = space.probes > 0
-    if (!wantsAck && !(hasCrypto && !congestionBlocked) && !hasAppData && !probe) return undefined
 
     const mark = w.offset
     const packet = this.startPacket(w, name, zeroRtt)
