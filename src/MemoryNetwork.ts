@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * import { Effect, Layer, TestClock } from "effect"
+ * import { Effect, TestClock } from "effect"
  * import * as MemoryNetwork from "effect-quic/MemoryNetwork"
  *
  * const program = Effect.gen(function*() {

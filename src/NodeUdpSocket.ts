@@ -8,7 +8,11 @@
  * kernel would drop them, and counted in {@link NodeUdpSocket.stats}.
  * `send` hands every datagram of a batch (GSO-style batches are split into
  * `segmentSize` datagrams) to the socket and completes when Node has
- * reported each of them sent: that wait is the back-pressure.
+ * reported each of them sent: that wait is the back-pressure. It resumes on
+ * the next turn of the event loop, so a sender that never waits still lets
+ * the process read its sockets (Node reports loopback sends done before
+ * polling for I/O; without the turn, peers in one process drop each other's
+ * datagrams).
  *
  * @example
  * ```ts

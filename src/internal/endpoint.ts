@@ -6,7 +6,10 @@ import { type ConnectionStats, Connection } from "./connection/connection.js"
 import type { DatagramSendError } from "./connection/datagrams.js"
 import { TokenSealer } from "./connection/tokens.js"
 import type { QuicEvent } from "./events.js"
+import { decodePacketNumber } from "./codec/packetNumber.js"
+import { initialKeys } from "./crypto/initial.js"
 import { isPacketDropped } from "./packet/dropped.js"
+import { openPacket, readTruncatedPacketNumber, removeHeaderProtection } from "./packet/protection.js"
 import { splitDatagram } from "./packet/coalesce.js"
 import { encodeVersionNegotiation, type LongHeader, MAX_CID_LENGTH, parsePacketHeader } from "./packet/header.js"
 import { encodeRetry } from "./packet/retry.js"
@@ -230,6 +233,12 @@ export class QuicEndpoint {
       this.droppedDatagrams++
       return
     }
+    // RFC 9001 §5.2, §4.1.4 (as quinn-proto does): commit no state, send no Retry and
+    // announce nothing for an Initial that does not open under the keys its DCID implies.
+    if (!this.initialOpens(bytes, header)) {
+      this.droppedDatagrams++
+      return
+    }
     let validated = false
     let originalDcid: Uint8Array = header.dcid.slice()
     let retrySourceCid: Uint8Array | undefined
@@ -304,6 +313,17 @@ export class QuicEndpoint {
     const { packets } = splitDatagram(bytes, this.config.connectionIdLength)
     connection.handleDatagram(now, peer, bytes, packets)
     this.afterConnectionCall(connection)
+  }
+
+  /** Whether the first (Initial) packet of `bytes` authenticates; works on a copy, `bytes` is untouched. */
+  private initialOpens(bytes: Uint8Array, header: LongHeader): boolean {
+    const packet = bytes.slice(header.start, header.end)
+    const pnOffset = header.pnOffset - header.start
+    const keys = initialKeys(this.backend, header.version, header.dcid).client
+    const pnLength = removeHeaderProtection(keys.header, packet, 0, pnOffset, packet.length)
+    if (pnLength === 0) return false
+    const pn = decodePacketNumber(undefined, readTruncatedPacketNumber(packet, pnOffset, pnLength), pnLength * 8)
+    return openPacket(keys.packet, packet, 0, pnOffset, pnLength, packet.length, pn) >= 0
   }
 
   /**

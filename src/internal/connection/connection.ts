@@ -157,7 +157,8 @@ interface BufferedPacket {
 
 interface PathValidation {
   readonly remote: SocketAddress
-  readonly challenge: Uint8Array
+  /** Every challenge sent on this path (fresh data each time, RFC 9000 §8.2.1); the last is the next to send. */
+  readonly challenges: Array<Uint8Array>
   sent: boolean
   readonly deadline: number
 }
@@ -208,6 +209,8 @@ export class Connection {
   private idleTimeout: number
   private idleDeadline: number
   private lastAckElicitingSent: number | undefined
+  /** RFC 9000 §10.1: an ack-eliciting packet went out since the last packet was received. */
+  private ackElicitingSentSinceReceive = false
   private closeDeadline: number | undefined
   private closeFrame: Frame | undefined
   private closeFrameSentAt = -1
@@ -448,7 +451,15 @@ export class Connection {
       return this.closeWithError(now, transportError(TransportErrorCode.PROTOCOL_VIOLATION, "reserved bits set"))
     }
     if (space.ack.isDuplicate(pn)) return this.drop()
-    if (type === "1rtt" && this.oneRtt!.onPacketOpened(phase, pn, now, this.currentPto())) this.logKeyUpdate("read")
+    if (type === "1rtt") {
+      const keys = this.oneRtt!
+      const writeGeneration = keys.writeGeneration
+      if (keys.onPacketOpened(phase, pn, now, this.currentPto())) {
+        this.logKeyUpdate("read")
+        // RFC 9001 §6.2: answering the peer's update moved our write keys as well.
+        if (keys.writeGeneration !== writeGeneration) this.logKeyUpdate("write")
+      }
+    }
 
     this.packetsReceived++
     if (this.state === "draining") return
@@ -487,6 +498,7 @@ export class Connection {
     space.ack.onPacketReceived(pn, ackEliciting, now)
     // RFC 9000 §10.1: any packet that opens restarts the idle timer.
     this.idleDeadline = now + this.effectiveIdleTimeout()
+    this.ackElicitingSentSinceReceive = false
     if (type === "1rtt" && !sameAddress(remote, this.remote) && !probingOnly) this.onPeerAddressChange(now, remote)
     if (this.role === "server" && type === "1rtt" && !this.newTokenIssued && this.handshakeConfirmed) {
       this.maybeIssueNewToken(now)
@@ -643,6 +655,14 @@ export class Connection {
     }
     if (sent.retiredConnectionIds !== undefined) this.remoteCids.pendingRetirements.push(...sent.retiredConnectionIds)
     if (sent.newToken !== undefined && this.pendingNewToken === undefined) this.pendingNewToken = sent.newToken
+    // RFC 9000 §8.2.4: a lost PATH_CHALLENGE is sent again (with fresh data) while the validation runs.
+    const validation = this.pathValidation
+    if (sent.pathChallenge !== undefined && validation !== undefined && validation.sent && validation.challenges.includes(sent.pathChallenge)) {
+      const fresh = new Uint8Array(8)
+      this.random.fill(fresh)
+      validation.challenges.push(fresh)
+      validation.sent = false
+    }
     if (this.mtud.onPacketLost(packet.size)) this.onMtuChange()
   }
 
@@ -686,7 +706,7 @@ export class Connection {
 
   private onPathResponse(now: number, data: Uint8Array, remote: SocketAddress): undefined {
     const validation = this.pathValidation
-    if (validation === undefined || !bytesEqual(validation.challenge, data)) return undefined
+    if (validation === undefined || !validation.challenges.some((c) => bytesEqual(c, data))) return undefined
     this.pathValidation = undefined
     if (sameAddress(validation.remote, remote) || sameAddress(validation.remote, this.remote)) {
       this.addressValidated = true
@@ -709,10 +729,17 @@ export class Connection {
     this.bytesReceivedOnPath = 0
     this.bytesSentOnPath = 0
     this.addressValidated = false
+    // RFC 9000 §9.4: unless only the port changed, the new path starts with fresh
+    // congestion control and RTT estimates.
+    if (previous.address !== remote.address) {
+      const congestion = makeCongestionController(this.transport.congestionController, BASE_MTU)
+      congestion.onMtuChange(this.currentMtu)
+      this.recovery.resetPath(congestion)
+    }
     this.remoteCids.rotate()
     const challenge = new Uint8Array(8)
     this.random.fill(challenge)
-    this.pathValidation = { remote, challenge, sent: false, deadline: now + Math.max(3 * this.currentPto(), 6 * 333_000) }
+    this.pathValidation = { remote, challenges: [challenge], sent: false, deadline: now + Math.max(3 * this.currentPto(), 6 * 333_000) }
     this.events.push({ _tag: "PeerAddressChanged", connection: this.handle, previous, current: remote })
   }
 
@@ -1215,7 +1242,8 @@ export class Connection {
       handshakeDone: false,
       newConnectionIds: undefined,
       retiredConnectionIds: undefined,
-      newToken: undefined
+      newToken: undefined,
+      pathChallenge: undefined
     }
   }
 
@@ -1333,8 +1361,10 @@ export class Connection {
       }
       const validation = this.pathValidation
       if (validation !== undefined && !validation.sent && w.remaining >= 9) {
-        encodeFrame(w, { _tag: "PathChallenge", data: validation.challenge })
+        const challenge = validation.challenges[validation.challenges.length - 1]!
+        encodeFrame(w, { _tag: "PathChallenge", data: challenge })
         validation.sent = true
+        packet.pathChallenge = challenge
         packet.ackEliciting = true
       }
       while (this.localCids.pendingAnnouncements.length > 0) {
@@ -1436,13 +1466,17 @@ export class Connection {
         newConnectionIds: packet.newConnectionIds,
         retiredConnectionIds: packet.retiredConnectionIds,
         newToken: packet.newToken,
+        pathChallenge: packet.pathChallenge,
         zeroRtt: packet.zeroRtt
       }
     })
     if (packet.ackEliciting) {
-      // RFC 9000 §10.1: the first ack-eliciting packet after receiving restarts the idle timer.
       this.lastAckElicitingSent = now
-      this.idleDeadline = Math.max(this.idleDeadline, now + this.effectiveIdleTimeout())
+      // RFC 9000 §10.1: only the first ack-eliciting packet since the last one received restarts the idle timer.
+      if (!this.ackElicitingSentSinceReceive) {
+        this.ackElicitingSentSinceReceive = true
+        this.idleDeadline = Math.max(this.idleDeadline, now + this.effectiveIdleTimeout())
+      }
     }
     this.maybeInitiateKeyUpdate()
   }
@@ -1470,7 +1504,7 @@ export class Connection {
     if (!this.remoteCids.rotate()) return false
     const challenge = new Uint8Array(8)
     this.random.fill(challenge)
-    this.pathValidation = { remote: this.remote, challenge, sent: false, deadline: now + Math.max(3 * this.currentPto(), 6 * 333_000) }
+    this.pathValidation = { remote: this.remote, challenges: [challenge], sent: false, deadline: now + Math.max(3 * this.currentPto(), 6 * 333_000) }
     return true
   }
 
@@ -1591,5 +1625,6 @@ interface PendingPacket {
   newConnectionIds: Array<number> | undefined
   retiredConnectionIds: Array<number> | undefined
   newToken: Uint8Array | undefined
+  pathChallenge: Uint8Array | undefined
 }
 

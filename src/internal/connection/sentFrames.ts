@@ -16,6 +16,8 @@ export interface SentFrames<StreamRecord> {
   /** Sequence numbers of RETIRE_CONNECTION_ID frames. */
   readonly retiredConnectionIds: ReadonlyArray<number> | undefined
   readonly newToken: Uint8Array | undefined
+  /** The PATH_CHALLENGE data it carried (RFC 9000 §8.2.4: re-sent, fresh, when lost). */
+  readonly pathChallenge?: Uint8Array | undefined
   /** A 0-RTT packet (RFC 9001 §4.6.2: all of them count as lost if the server rejects 0-RTT). */
   readonly zeroRtt: boolean
 }

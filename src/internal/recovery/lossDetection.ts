@@ -135,8 +135,8 @@ class Events<T> implements RecoveryEvents<T> {
 }
 
 export class LossDetection<T> {
-  readonly rtt: RttEstimator
-  readonly congestion: CongestionController
+  rtt: RttEstimator
+  congestion: CongestionController
   /** The peer's max_ack_delay in µs; the connection sets it from the peer's transport parameters. */
   maxAckDelay = kDefaultMaxAckDelay
 
@@ -175,6 +175,13 @@ export class LossDetection<T> {
     const application = new SpaceState<T>("application")
     this.spaces = { initial, handshake, application }
     this.order = [initial, handshake, application]
+  }
+
+  /** RFC 9000 §9.4: a new path (not just a new port) starts from initial congestion and RTT state. */
+  resetPath(congestion: CongestionController): void {
+    this.congestion = congestion
+    this.rtt = new RttEstimator()
+    this.firstRttSample = undefined
   }
 
   /** RFC 9002 §2: bytes of sent, in-flight packets neither acknowledged, lost nor discarded. */

@@ -10,19 +10,7 @@
  * (rather than a sleeping fiber per datagram) keep ties first-in, first-out
  * and make a `TestClock.adjust` deliver in a fixed order.
  */
-import {
-  Clock,
-  Context,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  FiberId,
-  Layer,
-  Queue,
-  type Scope,
-  Stream
-} from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, FiberId, Layer, Mailbox, type Scope } from "effect"
 import type * as api from "../../../MemoryNetwork.js"
 import { type Datagram, SocketError, type SocketAddress, UdpSocket, type UdpSocketService } from "../../../UdpSocket.js"
 import { addressKey } from "../../address.js"
@@ -62,7 +50,7 @@ interface Slot {
   address: SocketAddress
   key: string
   closed: boolean
-  readonly queue: Queue.Queue<Datagram>
+  readonly mailbox: Mailbox.Mailbox<Datagram>
 }
 
 interface InFlight {
@@ -186,7 +174,7 @@ class Network {
   }
 
   /** Binds a slot at `address`, or says why not. */
-  bind(address: SocketAddress, queue: Queue.Queue<Datagram>): Slot | SocketError {
+  bind(address: SocketAddress, mailbox: Mailbox.Mailbox<Datagram>): Slot | SocketError {
     if (!Number.isInteger(address.port) || address.port < 0 || address.port > 65535) {
       return new SocketError({ reason: "AddressNotAvailable", message: `${address.port} is not a valid UDP port (0-65535)` })
     }
@@ -198,7 +186,7 @@ class Network {
     if (this.sockets.has(key)) {
       return new SocketError({ reason: "AddressInUse", message: `${key} is already bound on the memory network` })
     }
-    const slot: Slot = { address: resolved, key, closed: false, queue }
+    const slot: Slot = { address: resolved, key, closed: false, mailbox }
     this.sockets.set(key, slot)
     return slot
   }
@@ -331,7 +319,7 @@ class Network {
     if (slot === undefined || slot.closed) {
       counters.unreachable++
       fate = "unreachable"
-    } else if (Queue.unsafeOffer(slot.queue, { data: packet.data, remote: packet.direction.from })) {
+    } else if (slot.mailbox.unsafeOffer({ data: packet.data, remote: packet.direction.from })) {
       counters.delivered++
       counters.bytesDelivered += packet.data.length
       fate = "delivered"
@@ -392,14 +380,14 @@ const attach = (
   Effect.gen(function*() {
     const capacity = Math.max(1, Math.floor(network.options.receiveQueueSize ?? defaultReceiveQueueSize))
     const slot = yield* Effect.acquireRelease(
-      Effect.flatMap(Queue.dropping<Datagram>(capacity), (queue) =>
+      Effect.flatMap(Mailbox.make<Datagram>({ capacity, strategy: "dropping" }), (mailbox) =>
         Effect.suspend(() => {
-          const result = network.bind(address, queue)
+          const result = network.bind(address, mailbox)
           return result instanceof SocketError ? Effect.fail(result) : Effect.succeed(result)
         })),
       (slot, exit) =>
         Effect.sync(() => network.unbind(slot)).pipe(
-          Effect.zipRight(Queue.shutdown(slot.queue)),
+          Effect.zipRight(slot.mailbox.end),
           Effect.zipRight(
             Exit.isFailure(exit)
               ? Effect.logDebug("memory socket closed by a failing scope", exit.cause)
@@ -425,7 +413,7 @@ const attach = (
             }
             return Effect.void
           })),
-      receive: Stream.fromQueue(slot.queue)
+      receive: Mailbox.toStream(slot.mailbox)
     }
     return service
   })

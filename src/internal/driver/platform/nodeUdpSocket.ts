@@ -3,7 +3,7 @@
  * src/NodeUdpSocket.ts for the contract).
  */
 import * as Dgram from "node:dgram"
-import { Deferred, Effect, Exit, Layer, Queue, type Scope, Stream } from "effect"
+import { Effect, Exit, Layer, Mailbox, type Scope } from "effect"
 import type * as api from "../../../NodeUdpSocket.js"
 import { type Datagram, type OutgoingDatagrams, SocketError, type SocketAddress, UdpSocket } from "../../../UdpSocket.js"
 import { addressKey } from "../../address.js"
@@ -138,7 +138,15 @@ const sendBatch = (handle: Handle, counters: Counters, batch: ReadonlyArray<Outg
     let pending = 1
     let failure: SocketError | undefined
     const done = (): void => {
-      if (--pending === 0) resume(failure === undefined ? Effect.void : Effect.fail(failure))
+      if (--pending === 0) {
+        const result = failure === undefined ? Effect.void : Effect.fail(failure)
+        // Node completes loopback sends on process.nextTick, before any I/O
+        // is polled: resuming at once would let a sender that never waits
+        // starve every receiver in this process (whose kernel buffers then
+        // overflow). Resuming on the next turn of the event loop lets
+        // received datagrams in between.
+        setImmediate(() => resume(result))
+      }
     }
     const callback = (error: Error | null): void => {
       if (error) failure ??= sendError(error)
@@ -164,8 +172,10 @@ const sendBatch = (handle: Handle, counters: Counters, batch: ReadonlyArray<Outg
 export const make = (options: api.Options): Effect.Effect<api.NodeUdpSocket, SocketError, Scope.Scope> =>
   Effect.gen(function*() {
     const capacity = Math.max(1, Math.floor(options.receiveQueueSize ?? defaultReceiveQueueSize))
-    const queue = yield* Queue.dropping<Datagram>(capacity)
-    const failed = yield* Deferred.make<never, SocketError>()
+    // Received datagrams wait here for the reader; when it is full, new
+    // ones are dropped (as the kernel would) and counted. A socket error
+    // fails it, closing the socket ends it (after what is already queued).
+    const mailbox = yield* Mailbox.make<Datagram, SocketError>({ capacity, strategy: "dropping" })
     const counters: Counters = { sent: 0, received: 0, dropped: 0 }
 
     const onMessage = (message: Buffer, remote: Dgram.RemoteInfo): void => {
@@ -173,12 +183,11 @@ export const make = (options: api.Options): Effect.Effect<api.NodeUdpSocket, Soc
         data: new Uint8Array(message.buffer, message.byteOffset, message.byteLength),
         remote: { address: remote.address, port: remote.port }
       }
-      if (Queue.unsafeOffer(queue, datagram)) counters.received++
+      if (mailbox.unsafeOffer(datagram)) counters.received++
       else counters.dropped++
     }
     const onError = (error: Error): void => {
-      Deferred.unsafeDone(
-        failed,
+      mailbox.unsafeDone(
         Exit.fail(new SocketError({ reason: "Unknown", message: `socket error: ${error.message}`, cause: error }))
       )
     }
@@ -186,7 +195,7 @@ export const make = (options: api.Options): Effect.Effect<api.NodeUdpSocket, Soc
     const handle = yield* Effect.acquireRelease(bind(options, onMessage, onError), (handle, exit) =>
       Effect.gen(function*() {
         yield* close(handle)
-        yield* Queue.shutdown(queue)
+        yield* mailbox.end
         yield* Exit.isFailure(exit)
           ? Effect.logDebug("UDP socket closed by a failing scope", exit.cause)
           : Effect.logDebug("UDP socket closed")
@@ -195,7 +204,7 @@ export const make = (options: api.Options): Effect.Effect<api.NodeUdpSocket, Soc
     const service: api.NodeUdpSocket = {
       localAddress: Effect.succeed(handle.local),
       send: (batch) => sendBatch(handle, counters, batch),
-      receive: Stream.fromQueue(queue).pipe(Stream.interruptWhen(Deferred.await(failed))),
+      receive: Mailbox.toStream(mailbox),
       stats: Effect.sync(() => ({ sent: counters.sent, received: counters.received, dropped: counters.dropped }))
     }
     return service
