@@ -275,6 +275,7 @@ export class QuicEndpoint {
       localCid: { sequence: 0, ...local },
       remoteCid: header.scid.slice(),
       originalDcid,
+      initialDcid: header.dcid.slice(),
       retrySourceCid,
       addressValidated: validated,
       cidGenerator: this.generateCid,

@@ -82,6 +82,8 @@ export interface ConnectionInit {
   readonly remoteCid: Uint8Array
   /** The Destination CID of the client's very first Initial (RFC 9000 §7.3). */
   readonly originalDcid: Uint8Array
+  /** Server: the Destination CID of the Initial that created the connection, when it differs (after a Retry). */
+  readonly initialDcid?: Uint8Array | undefined
   /** Server: the Source CID of the Retry it sent, when address validation used one. */
   readonly retrySourceCid?: Uint8Array | undefined
   /** Client: a token from NEW_TOKEN to put in its Initial packets. */
@@ -251,7 +253,9 @@ export class Connection {
       handshake: new PacketSpace("handshake", this.maxAckDelay),
       application: new PacketSpace("application", this.maxAckDelay)
     }
-    const keys = initialKeys(init.backend, init.version, init.role === "client" ? init.remoteCid : init.originalDcid)
+    // RFC 9001 §5.2: Initial keys come from the DCID of the client's Initial packets,
+    // which after a Retry is the Retry's SCID rather than the original DCID.
+    const keys = initialKeys(init.backend, init.version, init.role === "client" ? init.remoteCid : init.initialDcid ?? init.originalDcid)
     this.installInitialKeys(keys)
     this.recovery = new LossDetection<Sent>({
       congestion: makeCongestionController(init.transport.congestionController, BASE_MTU),
