@@ -86,7 +86,8 @@ export const TransportConfig = Schema.Struct({
   /** Largest DATAGRAM frame accepted (RFC 9221); 0 disables datagrams. */
   maxDatagramFrameSize: Schema.optionalWith(NonNegative, { default: () => 65535 }),
   datagramSendBuffer: Schema.optionalWith(Positive, { default: () => 1 << 20 }),
-  datagramReceiveBuffer: Schema.optionalWith(Positive, { default: () => 1 << 20 }),
+  /** Received datagrams waiting for the application; beyond it the oldest are dropped (they are unreliable). */
+  datagramReceiveQueue: Schema.optionalWith(Positive, { default: () => 1024 }),
   congestionController: Schema.optionalWith(Schema.Literal("cubic", "newreno"), { default: () => "cubic" as const }),
   /** Upper bound of path MTU discovery, UDP payload bytes (RFC 9000 §14). */
   maxUdpPayloadSize: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1200, 65527)), { default: () => 1452 }),

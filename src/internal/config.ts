@@ -28,7 +28,6 @@ export interface TransportConfig {
   /** RFC 9221: the largest DATAGRAM frame we accept; undefined disables datagrams. */
   readonly maxDatagramFrameSize: number | undefined
   readonly datagramSendBuffer: number
-  readonly datagramReceiveBuffer: number
   /** RFC 9000 §18.2. */
   readonly ackDelayExponent: number
   /** ms */
@@ -55,7 +54,6 @@ export const defaultTransportConfig: TransportConfig = {
   streamSendBuffer: 1 << 20,
   maxDatagramFrameSize: 65535,
   datagramSendBuffer: 1 << 20,
-  datagramReceiveBuffer: 1 << 20,
   ackDelayExponent: 3,
   maxAckDelay: 25,
   activeConnectionIdLimit: 4,

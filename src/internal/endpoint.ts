@@ -347,7 +347,10 @@ export class QuicEndpoint {
     const handle = this.nextHandle++
     const local = this.generateCid()
     const dcid = this.randomBytes(Math.max(MIN_INITIAL_DCID, this.config.connectionIdLength))
-    const version = versionByNumber(client.version) ?? QUIC_V1
+    // RFC 9000 §6.3: a version we do not speak (e.g. a reserved 0x?a?a?a?a) still goes on
+    // the wire, in v1's packet format, to solicit Version Negotiation.
+    const version = versionByNumber(client.version) ??
+      { ...QUIC_V1, number: client.version >>> 0, name: `0x${(client.version >>> 0).toString(16)}` }
     const unixMillis = this.config.unixMillis(now)
     const session = this.ticketStore.take(serverName, unixMillis)
     const token = this.clientTokens.get(serverName)

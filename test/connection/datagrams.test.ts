@@ -13,15 +13,9 @@ const drainOutgoing = (q: DatagramQueues): Array<Uint8Array> => {
   return out
 }
 
-const drainIncoming = (q: DatagramQueues): Array<Uint8Array> => {
-  const out: Array<Uint8Array> = []
-  for (let d = q.takeIncoming(); d !== undefined; d = q.takeIncoming()) out.push(d)
-  return out
-}
-
 describe("DatagramQueues: sending (RFC 9221 §5)", () => {
   it("starts empty with the whole capacity free", () => {
-    const q = new DatagramQueues(1000, 1000)
+    const q = new DatagramQueues(1000)
     expect(q.sendBufferSpace).toBe(1000)
     expect(q.hasOutgoing).toBe(false)
     expect(q.peekOutgoing()).toBeUndefined()
@@ -30,7 +24,7 @@ describe("DatagramQueues: sending (RFC 9221 §5)", () => {
   })
 
   it("queues datagrams first-in first-out, accounting their bytes", () => {
-    const q = new DatagramQueues(1000, 1000)
+    const q = new DatagramQueues(1000)
     const a = bytes(100, 1)
     const b = bytes(200, 2)
     expect(q.push(a, false)).toBeUndefined()
@@ -48,14 +42,14 @@ describe("DatagramQueues: sending (RFC 9221 §5)", () => {
   })
 
   it("accepts a datagram that fills the queue exactly", () => {
-    const q = new DatagramQueues(300, 300)
+    const q = new DatagramQueues(300)
     expect(q.push(bytes(100), false)).toBeUndefined()
     expect(q.push(bytes(200), false)).toBeUndefined()
     expect(q.sendBufferSpace).toBe(0)
   })
 
   it("answers DatagramBlocked with the payload when full and not dropping", () => {
-    const q = new DatagramQueues(300, 300)
+    const q = new DatagramQueues(300)
     const first = bytes(200, 1)
     q.push(first, false)
     const rejected = bytes(101, 2)
@@ -69,7 +63,7 @@ describe("DatagramQueues: sending (RFC 9221 §5)", () => {
   })
 
   it("drops the oldest queued datagrams to make room when asked to", () => {
-    const q = new DatagramQueues(300, 300)
+    const q = new DatagramQueues(300)
     const a = bytes(100, 1)
     const b = bytes(100, 2)
     const c = bytes(100, 3)
@@ -85,7 +79,7 @@ describe("DatagramQueues: sending (RFC 9221 §5)", () => {
   })
 
   it("drops only as many as needed", () => {
-    const q = new DatagramQueues(300, 300)
+    const q = new DatagramQueues(300)
     const a = bytes(100, 1)
     const b = bytes(100, 2)
     q.push(a, true)
@@ -97,7 +91,7 @@ describe("DatagramQueues: sending (RFC 9221 §5)", () => {
   })
 
   it("reports the unblocking once, when room frees after a refusal", () => {
-    const q = new DatagramQueues(200, 200)
+    const q = new DatagramQueues(200)
     q.push(bytes(100), false)
     q.push(bytes(100), false)
     expect(q.push(bytes(10), false)?._tag).toBe("DatagramBlocked")
@@ -109,13 +103,13 @@ describe("DatagramQueues: sending (RFC 9221 §5)", () => {
   })
 
   it("does not report unblocking when nobody was refused", () => {
-    const q = new DatagramQueues(200, 200)
+    const q = new DatagramQueues(200)
     q.push(bytes(200), false)
     expect(q.shiftOutgoing()).toBe(false)
   })
 
   it("reports unblocking again after a second refusal", () => {
-    const q = new DatagramQueues(100, 100)
+    const q = new DatagramQueues(100)
     q.push(bytes(100), false)
     expect(q.push(bytes(1), false)?._tag).toBe("DatagramBlocked")
     expect(q.shiftOutgoing()).toBe(true)
@@ -132,7 +126,7 @@ describe("DatagramQueues: sending (RFC 9221 §5)", () => {
         }),
         (ops) => {
           const capacity = 1000
-          const q = new DatagramQueues(capacity, capacity)
+          const q = new DatagramQueues(capacity)
           // The model: a FIFO of sizes.
           const model: Array<number> = []
           let dropped = 0
@@ -173,83 +167,6 @@ describe("DatagramQueues: sending (RFC 9221 §5)", () => {
           }
         }
       ),
-      { numRuns: 300 }
-    )
-  })
-})
-
-describe("DatagramQueues: receiving (RFC 9221 §5)", () => {
-  it("delivers received datagrams in order", () => {
-    const q = new DatagramQueues(1000, 1000)
-    const a = bytes(10, 1)
-    const b = bytes(20, 2)
-    q.receive(a)
-    q.receive(b)
-    expect(q.takeIncoming()).toBe(a)
-    expect(q.takeIncoming()).toBe(b)
-    expect(q.takeIncoming()).toBeUndefined()
-    expect(q.droppedIncoming).toBe(0)
-  })
-
-  it("drops the oldest datagrams once over capacity (datagrams are unreliable)", () => {
-    const q = new DatagramQueues(1000, 300)
-    for (let i = 1; i <= 5; i++) q.receive(bytes(100, i))
-    expect(q.droppedIncoming).toBe(2)
-    expect(drainIncoming(q).map((d) => d[0])).toEqual([3, 4, 5])
-  })
-
-  it("keeps a datagram that fills the receive queue exactly", () => {
-    const q = new DatagramQueues(1000, 300)
-    q.receive(bytes(100, 1))
-    q.receive(bytes(200, 2))
-    expect(q.droppedIncoming).toBe(0)
-    expect(drainIncoming(q).map((d) => d.length)).toEqual([100, 200])
-  })
-
-  it("frees room as the application reads", () => {
-    const q = new DatagramQueues(1000, 300)
-    q.receive(bytes(150, 1))
-    q.receive(bytes(150, 2))
-    q.takeIncoming()
-    q.receive(bytes(150, 3))
-    expect(q.droppedIncoming).toBe(0)
-    expect(drainIncoming(q).map((d) => d[0])).toEqual([2, 3])
-  })
-
-  it("drops a datagram larger than the whole receive capacity, and everything before it", () => {
-    const q = new DatagramQueues(1000, 300)
-    q.receive(bytes(100, 1))
-    q.receive(bytes(301, 2))
-    expect(q.droppedIncoming).toBe(2)
-    expect(q.takeIncoming()).toBeUndefined()
-    // The byte count is back to zero: the full capacity is usable again.
-    q.receive(bytes(300, 3))
-    expect(q.droppedIncoming).toBe(2)
-    expect(drainIncoming(q).map((d) => d[0])).toEqual([3])
-  })
-
-  it("keeps the newest datagrams that fit under any arrival pattern", () => {
-    fc.assert(
-      fc.property(fc.array(fc.oneof(fc.integer({ min: 0, max: 500 }), fc.constant(-1)), { maxLength: 100 }), (ops) => {
-        const capacity = 1000
-        const q = new DatagramQueues(capacity, capacity)
-        const model: Array<Uint8Array> = []
-        let dropped = 0
-        let id = 0
-        for (const op of ops) {
-          if (op < 0) {
-            expect(q.takeIncoming()).toBe(model.shift())
-          } else {
-            const data = bytes(op, id++ & 0xff)
-            q.receive(data)
-            model.push(data)
-            let total = model.reduce((a, d) => a + d.length, 0)
-            while (total > capacity) total -= model.shift()!.length, dropped++
-          }
-          expect(q.droppedIncoming).toBe(dropped)
-        }
-        expect(drainIncoming(q)).toEqual(model)
-      }),
       { numRuns: 300 }
     )
   })

@@ -12,7 +12,7 @@ import { decodeFrames } from "../frame/decode.js"
 import { encodeCryptoFrameHeader, cryptoFrameHeaderLength, encodeFrame, frameLength } from "../frame/encode.js"
 import type { PacketType } from "../frame/permitted.js"
 import type { Frame } from "../frame/types.js"
-import { FrameType } from "../frame/types.js"
+import { FrameType, frameTypeOf } from "../frame/types.js"
 import {
   type LongHeader,
   keyPhaseOf,
@@ -264,7 +264,7 @@ export class Connection {
     this.localCids = new LocalCids(init.localCid, init.cidGenerator)
     this.remoteCids = new RemoteCids(init.remoteCid, init.transport.activeConnectionIdLimit)
     this.mtud = new MtuDiscovery(init.transport.mtuDiscovery, init.transport.maxUdpPayloadSize)
-    this.datagrams = new DatagramQueues(init.transport.datagramSendBuffer, init.transport.datagramReceiveBuffer)
+    this.datagrams = new DatagramQueues(init.transport.datagramSendBuffer)
     const t = init.transport
     this.streams = new StreamManager(init.role, {
       maxConcurrentBidiStreams: t.maxConcurrentBidiStreams,
@@ -328,6 +328,7 @@ export class Connection {
     if (isTransportError(params)) return
     this.streams.applyPeerParameters(params)
     this.peerParams = params
+    this.drainStreamEvents()
   }
 
   // ---- receiving -------------------------------------------------------------
@@ -602,10 +603,10 @@ export class Connection {
         const max = this.transport.maxDatagramFrameSize
         // RFC 9221 §3: DATAGRAM frames we did not advertise, or larger than allowed, are PROTOCOL_VIOLATIONs.
         if (max === undefined || frameLength(frame) > max) {
-          return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "unexpected or oversized DATAGRAM", FrameType.DATAGRAM)
+          return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "unexpected or oversized DATAGRAM", frameTypeOf(frame))
         }
+        // The event hands the datagram to the application; nothing else keeps it.
         const data = frame.data.slice()
-        this.datagrams.receive(data)
         this.events.push({ _tag: "DatagramReceived", connection: this.handle, data })
         return undefined
       }
@@ -856,6 +857,7 @@ export class Connection {
     }
     this.peerParams = params
     this.streams.applyPeerParameters(params)
+    this.drainStreamEvents()
     if (params.statelessResetToken !== undefined) this.remoteCids.setInitialResetToken(params.statelessResetToken)
     this.recovery.maxAckDelay = params.maxAckDelay * 1000
     this.mtud.setPeerLimit(params.maxUdpPayloadSize)

@@ -1,8 +1,9 @@
 /**
- * Unreliable datagrams (RFC 9221): bounded queues in both directions.
- * Datagrams are never retransmitted; when the outgoing queue is full the
- * caller chooses between dropping the oldest queued datagram and being told
- * to wait (DatagramsUnblocked fires when room frees up).
+ * Unreliable datagrams (RFC 9221): the bounded outgoing queue. Datagrams are
+ * never retransmitted; when the queue is full the caller chooses between
+ * dropping the oldest queued datagram and being told to wait
+ * (DatagramsUnblocked fires when room frees up). Received datagrams are not
+ * kept here: the DatagramReceived event hands them to the application.
  */
 
 export type DatagramSendError =
@@ -14,18 +15,12 @@ export type DatagramSendError =
 export class DatagramQueues {
   private readonly outgoing: Array<Uint8Array> = []
   private outgoingBytes = 0
-  private readonly incoming: Array<Uint8Array> = []
-  private incomingBytes = 0
   /** Set when a send was refused for lack of room, so the unblocking is reported once. */
   blocked = false
-  /** Datagrams dropped because a queue was full (sent oldest-first or received). */
+  /** Queued datagrams dropped (oldest first) to make room. */
   droppedOutgoing = 0
-  droppedIncoming = 0
 
-  constructor(
-    private readonly sendCapacityBytes: number,
-    private readonly receiveCapacityBytes: number
-  ) {}
+  constructor(private readonly sendCapacityBytes: number) {}
 
   get sendBufferSpace(): number {
     return Math.max(0, this.sendCapacityBytes - this.outgoingBytes)
@@ -63,22 +58,6 @@ export class DatagramQueues {
       return true
     }
     return false
-  }
-
-  /** Keeps a received datagram for the application; drops the oldest when over capacity (RFC 9221 §5: unreliable). */
-  receive(data: Uint8Array): void {
-    this.incoming.push(data)
-    this.incomingBytes += data.length
-    while (this.incomingBytes > this.receiveCapacityBytes && this.incoming.length > 0) {
-      this.incomingBytes -= this.incoming.shift()!.length
-      this.droppedIncoming++
-    }
-  }
-
-  takeIncoming(): Uint8Array | undefined {
-    const data = this.incoming.shift()
-    if (data !== undefined) this.incomingBytes -= data.length
-    return data
   }
 
   get hasOutgoing(): boolean {

@@ -31,7 +31,7 @@ export const make = (
     const endpoint = new QuicEndpoint(core, local, backend)
     const scope = yield* Effect.scope
     const clock = yield* Effect.clock
-    const driver = new Driver(endpoint, socket, clock, scope, 4096)
+    const driver = new Driver(endpoint, socket, clock, scope, config.transport.datagramReceiveQueue)
     yield* Effect.forkIn(driver.loop, scope)
     yield* Effect.forkIn(driver.receiveLoop, scope)
     yield* Effect.addFinalizer(() => driver.shutdown())

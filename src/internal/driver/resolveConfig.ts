@@ -72,7 +72,6 @@ const transport = (t: QuicConfig.TransportConfig): Core.TransportConfig => ({
   streamSendBuffer: t.streamSendBuffer,
   maxDatagramFrameSize: t.maxDatagramFrameSize === 0 ? undefined : t.maxDatagramFrameSize,
   datagramSendBuffer: t.datagramSendBuffer,
-  datagramReceiveBuffer: t.datagramReceiveBuffer,
   congestionController: t.congestionController,
   maxUdpPayloadSize: t.maxUdpPayloadSize,
   mtuDiscovery: t.mtuDiscovery,
