@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type { Effect, Scope, Stream } from "effect"
+import type * as Core from "./internal/connection/connection.js"
 import type { ConnectionEvent } from "./internal/driver/driver.js"
 import type { CloseReason, ConnectionClosedError, DatagramError } from "./QuicError.js"
 import type { QuicStream } from "./Stream.js"
@@ -24,29 +25,13 @@ export type {
 } from "./internal/driver/driver.js"
 
 /**
- * Counters and estimates of one connection (RFC 9002 names; times in µs).
+ * Counters and estimates of one connection (RFC 9002 names; times in µs;
+ * `frames` counts received frames by type).
  *
  * @since 0.1.0
  * @category models
  */
-export interface ConnectionStats {
-  readonly latestRtt: number
-  readonly smoothedRtt: number
-  readonly minRtt: number
-  readonly congestionWindow: number
-  readonly bytesInFlight: number
-  readonly packetsSent: number
-  readonly bytesSent: number
-  readonly packetsReceived: number
-  readonly bytesReceived: number
-  readonly packetsLost: number
-  readonly bytesLost: number
-  readonly congestionEvents: number
-  readonly packetsDropped: number
-  readonly pathMtu: number
-  /** Frames received, by type. */
-  readonly frames: Readonly<Record<string, number>>
-}
+export interface ConnectionStats extends Core.ConnectionStats {}
 
 /**
  * One QUIC connection.

@@ -63,6 +63,7 @@ import {
 import {
   certificateSignatureSchemes,
   certificateVerifyInput,
+  checkCertificateVerify,
   chooseSignatureScheme,
   handshakeSignatureAlgorithm,
   signerFor
@@ -407,14 +408,9 @@ export class TlsClient extends TlsSession {
     const verify = decodeCertificateVerify(message.body)
     if (isTlsAlert(verify)) return verify
     const backend = this.config.backend
-    const suite = this.suite!
-    if (!this.acceptedSchemes.includes(verify.scheme)) return illegalParameter(`signature scheme ${verify.scheme} not offered`)
-    const algorithm = handshakeSignatureAlgorithm(verify.scheme, this.serverKey!.key)
-    if (algorithm === undefined) return illegalParameter(`signature scheme ${verify.scheme} does not fit the certificate key`)
-    const input = certificateVerifyInput("server", this.transcript.hash(backend, suite.hash))
-    if (!backend.verify(algorithm, this.serverKey!, input, verify.signature)) {
-      return tlsAlert(AlertDescription.decrypt_error, "server CertificateVerify signature does not verify")
-    }
+    const transcriptHash = this.transcript.hash(backend, this.suite!.hash)
+    const failure = checkCertificateVerify(backend, this.acceptedSchemes, verify, this.serverKey!, "server", transcriptHash)
+    if (failure !== undefined) return failure
     this.transcript.add(message.raw)
     this.state = "wait-finished"
     return undefined

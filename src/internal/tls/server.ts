@@ -63,6 +63,7 @@ import {
 } from "./session.js"
 import {
   certificateVerifyInput,
+  checkCertificateVerify,
   chooseSignatureScheme,
   handshakeSignatureAlgorithm,
   signerFor
@@ -447,14 +448,9 @@ export class TlsServer extends TlsSession {
     const verify = decodeCertificateVerify(message.body)
     if (isTlsAlert(verify)) return verify
     const backend = this.config.backend
-    const key = this.clientCertificateKey!
-    if (!this.acceptedSchemes.includes(verify.scheme)) return illegalParameter(`signature scheme ${verify.scheme} not requested`)
-    const algorithm = handshakeSignatureAlgorithm(verify.scheme, key.key)
-    if (algorithm === undefined) return illegalParameter(`signature scheme ${verify.scheme} does not fit the certificate key`)
-    const input = certificateVerifyInput("client", this.transcript.hash(backend, this.suite!.hash))
-    if (!backend.verify(algorithm, key, input, verify.signature)) {
-      return tlsAlert(AlertDescription.decrypt_error, "client CertificateVerify signature does not verify")
-    }
+    const transcriptHash = this.transcript.hash(backend, this.suite!.hash)
+    const failure = checkCertificateVerify(backend, this.acceptedSchemes, verify, this.clientCertificateKey!, "client", transcriptHash)
+    if (failure !== undefined) return failure
     this.transcript.add(message.raw)
     this.state = "wait-finished"
     return undefined

@@ -1,4 +1,6 @@
-import type { CryptoBackend, PrivateKey, PublicKey, SignatureAlgorithm, Signer } from "../crypto/backend.js"
+import type { CryptoBackend, PrivateKey, PublicKey, PublicKeyInfo, SignatureAlgorithm, Signer } from "../crypto/backend.js"
+import { illegalParameter, type TlsAlert, tlsAlert } from "./alert.js"
+import { AlertDescription } from "./constants.js"
 
 /**
  * TLS 1.3 SignatureScheme code points (RFC 8446 §4.2.3) and what each means
@@ -102,4 +104,25 @@ export const signerFor = (backend: CryptoBackend, key: PrivateKey): Signer => {
     byKey.set(key, signer)
   }
   return signer
+}
+
+/**
+ * RFC 8446 §4.4.3: checks a peer's CertificateVerify (its decoded body) —
+ * a scheme we accept, that fits the certificate key, and a signature over
+ * the transcript up to the Certificate. Returns the alert on failure.
+ */
+export const checkCertificateVerify = (
+  backend: CryptoBackend,
+  accepted: ReadonlyArray<number>,
+  verify: { readonly scheme: number; readonly signature: Uint8Array },
+  key: PublicKeyInfo,
+  signer: "client" | "server",
+  transcriptHash: Uint8Array
+): TlsAlert | undefined => {
+  if (!accepted.includes(verify.scheme)) return illegalParameter(`signature scheme ${verify.scheme} not offered`)
+  const algorithm = handshakeSignatureAlgorithm(verify.scheme, key.key)
+  if (algorithm === undefined) return illegalParameter(`signature scheme ${verify.scheme} does not fit the certificate key`)
+  return backend.verify(algorithm, key, certificateVerifyInput(signer, transcriptHash), verify.signature)
+    ? undefined
+    : tlsAlert(AlertDescription.decrypt_error, `${signer} CertificateVerify signature does not verify`)
 }
