@@ -140,6 +140,25 @@ describe.skipIf(QUICGO_PEER === undefined)("interop: our client against the quic
   })
 })
 
+const ourServer = (retry: boolean) => {
+  const identity = testServerIdentity()
+  return UdpDriver.open(() =>
+    baseConfig({
+      server: {
+        ...defaultCryptoConfig,
+        alpn: ["perf", "hq-interop"],
+        certificateChain: identity.chain,
+        privateKey: identity.key,
+        retry,
+        tickets: { count: 1, lifetime: 3600, earlyData: true },
+        newTokens: true,
+        maxConnections: 1000,
+        maxHandshakes: 100
+      }
+    })
+  )
+}
+
 describe.skipIf(QUICGO_PEER === undefined)("interop: the quic-go client against our server (QUICGO_PEER)", () => {
   let driver: UdpDriver
   let certFile: string
@@ -148,21 +167,7 @@ describe.skipIf(QUICGO_PEER === undefined)("interop: the quic-go client against 
     const dir = mkdtempSync(join(tmpdir(), "effect-quic-"))
     certFile = join(dir, "cert.pem")
     writeFileSync(certFile, identity.chain.map((der) => encodeCertificatePem(der)).join(""))
-    driver = await UdpDriver.open(() =>
-      baseConfig({
-        server: {
-          ...defaultCryptoConfig,
-          alpn: ["perf", "hq-interop"],
-          certificateChain: identity.chain,
-          privateKey: identity.key,
-          retry: false,
-          tickets: { count: 1, lifetime: 3600, earlyData: true },
-          newTokens: true,
-          maxConnections: 1000,
-          maxHandshakes: 100
-        }
-      })
-    )
+    driver = await ourServer(false)
     servePerf(driver)
   })
   afterAll(async () => {
@@ -202,5 +207,26 @@ describe.skipIf(QUICGO_PEER === undefined)("interop: the quic-go client against 
   it("echoes datagrams", async () => {
     const out = await client(["--download", "0", "--upload", "0", "--streams", "0", "--datagrams", "5", "--insecure"])
     expect(out.datagram_echoes ?? out.datagrams_echoed ?? out.echoes).toBeGreaterThanOrEqual(1)
+  })
+
+  it("validates the client's address with Retry first", async () => {
+    const retrying = await ourServer(true)
+    const sent = { retries: 0 }
+    const pollSend = retrying.endpoint.pollSend.bind(retrying.endpoint)
+    retrying.endpoint.pollSend = () => {
+      const packet = pollSend()
+      // A Retry is a long header whose type bits are 0b11 in v1 (RFC 9000 §17.2.5).
+      if (packet !== undefined && (packet.data[0]! & 0xf0) === 0xf0) sent.retries++
+      return packet
+    }
+    servePerf(retrying)
+    try {
+      const peer = await runPeer(["client", "--addr", `127.0.0.1:${retrying.port}`, "--download", "1000", "--upload", "0", "--streams", "1", "--insecure"])
+      expect(await peer.exited).toBe(0)
+      expect(JSON.parse(peer.stdout().trim().split("\n").pop()!).down_bytes).toBe(1000)
+      expect(sent.retries).toBe(1)
+    } finally {
+      await retrying.close()
+    }
   })
 })
