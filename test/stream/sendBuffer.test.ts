@@ -160,3 +160,27 @@ describe("SendBuffer", () => {
     )
   })
 })
+
+describe("SendBuffer.retransmitUnacked (RFC 9002 §6.2.4 probes)", () => {
+  it("queues exactly the sent, unacknowledged bytes and the FIN again", () => {
+    const buffer = new SendBuffer()
+    buffer.write(new Uint8Array(100))
+    buffer.finish()
+    expect(buffer.nextRange(40)).toEqual({ offset: 0, length: 40, fin: false })
+    expect(buffer.nextRange(100)).toEqual({ offset: 40, length: 60, fin: true })
+    buffer.onAcked(10, 20, false)
+    buffer.retransmitUnacked()
+    expect(buffer.nextRange(1000)).toEqual({ offset: 0, length: 10, fin: false })
+    expect(buffer.nextRange(1000)).toEqual({ offset: 30, length: 70, fin: true })
+    expect(buffer.nextRange(1000)).toBeUndefined()
+  })
+
+  it("does nothing when everything sent was acknowledged", () => {
+    const buffer = new SendBuffer()
+    buffer.write(new Uint8Array(50))
+    buffer.nextRange(50)
+    buffer.onAcked(0, 50, false)
+    buffer.retransmitUnacked()
+    expect(buffer.hasPending).toBe(false)
+  })
+})

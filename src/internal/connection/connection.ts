@@ -628,7 +628,12 @@ export class Connection {
     for (const packet of events.acked) this.onPacketAcked(space, packet)
     for (const packet of events.lost) this.onPacketLost(space, packet)
     for (const probe of events.lostPmtuProbes) this.mtud.onProbeLost(probe.packetNumber)
-    if (events.probes > 0) space.probes = Math.max(space.probes, events.probes)
+    if (events.probes > 0) {
+      space.probes = Math.max(space.probes, events.probes)
+      // RFC 9002 §6.2.4: probe with the handshake data that may have been lost
+      // rather than a bare PING, saving a round trip when it was.
+      if (space.name !== "application" && !space.discarded) space.cryptoSend.retransmitUnacked()
+    }
     if (events.acked.length > 0 || events.lost.length > 0) this.drainStreamEvents()
   }
 

@@ -153,6 +153,14 @@ export class SendBuffer {
     if (fin && this.fin === "InFlight") this.fin = "Pending"
   }
 
+  /**
+   * RFC 9002 §6.2.4: a probe should carry data that may have been lost; this
+   * queues every sent, unacknowledged byte (and the FIN) for sending again.
+   */
+  retransmitUnacked(): void {
+    this.onLost(0, this.unsent, this.fin === "InFlight")
+  }
+
   /** Every byte and the FIN acknowledged: RFC 9000 §3.1 "Recv All ACKs". */
   get allAcked(): boolean {
     return this.fin === "Acked" && this.ackedPrefix() === this.offset
