@@ -1,4 +1,4 @@
-import { Deferred, Effect, Option, type Scope, Stream } from "effect"
+import { Deferred, Effect, Option, Schedule, type Scope, Stream } from "effect"
 import type * as Connection from "../../Connection.js"
 import type * as Endpoint from "../../Endpoint.js"
 import type { EndpointConfigInput } from "../../QuicConfig.js"
@@ -8,6 +8,7 @@ import { type SocketAddress, type SocketError, UdpSocket } from "../../UdpSocket
 import { QuicEndpoint } from "../endpoint.js"
 import { makeConnection } from "./connection.js"
 import { Driver, takeUntilEnd } from "./driver.js"
+import { StatsSampler } from "./metrics.js"
 import { resolveConfig } from "./resolveConfig.js"
 
 /** `"1.2.3.4:443"` or `"[::1]:443"`. */
@@ -34,6 +35,11 @@ export const make = (
     const driver = new Driver(endpoint, socket, clock, scope, config.transport.datagramReceiveQueue)
     yield* Effect.forkIn(driver.loop, scope)
     yield* Effect.forkIn(driver.receiveLoop, scope)
+    const sampler = new StatsSampler()
+    yield* Effect.forkIn(
+      Effect.repeat(Effect.suspend(() => sampler.sample(endpoint, driver.connections.keys())), Schedule.spaced("1 second")),
+      scope
+    )
     yield* Effect.addFinalizer(() => driver.shutdown())
 
     const closeOnRelease = (connection: Connection.Connection) =>
