@@ -14,6 +14,7 @@ import { expand, extract } from "@noble/hashes/hkdf.js"
 import { hmac as nobleHmac } from "@noble/hashes/hmac.js"
 import { sha256, sha384 } from "@noble/hashes/sha2.js"
 import {
+  AEAD_KEY_LENGTH,
   AEAD_TAG_LENGTH,
   type Aead,
   type AeadAlgorithm,
@@ -21,24 +22,13 @@ import {
   type HashAlgorithm,
   type HeaderProtection,
   type HeaderProtectionAlgorithm,
-  hashLength
+  hashLength,
+  HP_KEY_LENGTH,
+  HP_MASK_LENGTH,
+  HP_SAMPLE_LENGTH
 } from "../internal/crypto/backend.js"
 import { makeNobleAsymmetricCrypto } from "./nobleAsymmetric.js"
 
-const AEAD_KEY_LENGTH: Record<AeadAlgorithm, number> = {
-  "aes-128-gcm": 16,
-  "aes-256-gcm": 32,
-  "chacha20-poly1305": 32
-}
-
-const HP_KEY_LENGTH: Record<HeaderProtectionAlgorithm, number> = {
-  "aes-128": 16,
-  "aes-256": 32,
-  chacha20: 32
-}
-
-const HP_SAMPLE_LENGTH = 16
-const HP_MASK_LENGTH = 5
 
 const HASHES = { sha256, sha384 } as const
 

@@ -17,6 +17,7 @@ import {
   randomFillSync
 } from "node:crypto"
 import {
+  AEAD_KEY_LENGTH,
   AEAD_TAG_LENGTH,
   type Aead,
   type AeadAlgorithm,
@@ -24,24 +25,13 @@ import {
   type HashAlgorithm,
   type HeaderProtection,
   type HeaderProtectionAlgorithm,
-  hashLength
+  hashLength,
+  HP_KEY_LENGTH,
+  HP_MASK_LENGTH,
+  HP_SAMPLE_LENGTH
 } from "../internal/crypto/backend.js"
 import { makeNodeAsymmetricCrypto } from "./nodeAsymmetric.js"
 
-const AEAD_KEY_LENGTH: Record<AeadAlgorithm, number> = {
-  "aes-128-gcm": 16,
-  "aes-256-gcm": 32,
-  "chacha20-poly1305": 32
-}
-
-const HP_KEY_LENGTH: Record<HeaderProtectionAlgorithm, number> = {
-  "aes-128": 16,
-  "aes-256": 32,
-  chacha20: 32
-}
-
-const HP_SAMPLE_LENGTH = 16
-const HP_MASK_LENGTH = 5
 const ZERO_MASK_INPUT = new Uint8Array(HP_MASK_LENGTH)
 
 /** Views a node `Buffer` as a plain `Uint8Array` (no copy). */

@@ -18,6 +18,24 @@ export type HeaderProtectionAlgorithm = "aes-128" | "aes-256" | "chacha20"
 /** The authentication tag length of every QUIC AEAD. */
 export const AEAD_TAG_LENGTH = 16
 
+/** Key length of each AEAD, bytes. */
+export const AEAD_KEY_LENGTH: Readonly<Record<AeadAlgorithm, number>> = {
+  "aes-128-gcm": 16,
+  "aes-256-gcm": 32,
+  "chacha20-poly1305": 32
+}
+
+/** Key length of each header-protection cipher, bytes. */
+export const HP_KEY_LENGTH: Readonly<Record<HeaderProtectionAlgorithm, number>> = {
+  "aes-128": 16,
+  "aes-256": 32,
+  chacha20: 32
+}
+
+/** RFC 9001 §5.4.2: header protection samples 16 bytes and masks 5. */
+export const HP_SAMPLE_LENGTH = 16
+export const HP_MASK_LENGTH = 5
+
 /** An AEAD bound to one key. */
 export interface Aead {
   /**
