@@ -70,6 +70,7 @@ export interface Connection {
   readonly datagrams: Stream.Stream<Uint8Array>
   /** The largest datagram payload that fits now (0 when the peer does not accept datagrams). */
   readonly maxDatagramSize: Effect.Effect<number>
+  /** Connection events published from the moment the stream is subscribed (earlier ones are not replayed). */
   readonly events: Stream.Stream<ConnectionEvent>
   readonly stats: Effect.Effect<ConnectionStats | undefined>
   /** Closes with an application error code (CONNECTION_CLOSE); later calls do nothing. */
