@@ -67,6 +67,21 @@ export interface Endpoint {
   readonly incoming: Stream.Stream<Connection, EndpointRoleError>
   /** Connections alive on this endpoint, handshaking ones included. */
   readonly connectionCount: Effect.Effect<number>
+  readonly stats: Effect.Effect<EndpointStats>
+}
+
+/**
+ * Endpoint-wide counters.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EndpointStats {
+  readonly connections: number
+  /** Datagrams that no connection could use: unparseable, unroutable or refused. */
+  readonly droppedDatagrams: number
+  /** Datagrams waiting in the core's send queue. */
+  readonly sendQueueLength: number
 }
 
 /**

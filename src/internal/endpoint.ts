@@ -640,6 +640,11 @@ export class QuicEndpoint {
     return this.connections.get(handle)?.alpn
   }
 
+  /** The negotiated cipher suite's name, once known. */
+  cipherSuite(handle: number): string | undefined {
+    return this.connections.get(handle)?.cipherSuite?.name
+  }
+
   peerCertificates(handle: number): ReadonlyArray<Uint8Array> {
     return this.connections.get(handle)?.peerCertificates ?? []
   }

@@ -25,5 +25,7 @@ it.layer(env)("metrics", (it) => {
       expect(rtts.count).toBeGreaterThan(0)
       // The link adds 10 ms each way: smoothed RTT samples lie around 20 ms.
       expect(rtts.max).toBeGreaterThanOrEqual(20)
+      expect(yield* client.stats).toEqual({ connections: 1, droppedDatagrams: 0, sendQueueLength: 0 })
+      expect((yield* server.stats).connections).toBe(1)
     }))
 })

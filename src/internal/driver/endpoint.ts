@@ -45,6 +45,19 @@ export const make = (
     const closeOnRelease = (connection: Connection.Connection) =>
       connection.close(0, "").pipe(Effect.andThen(Effect.sync(() => driver.forget(connection.id))))
 
+    /** A span for the connection's lifetime (until its scope closes), with its peer, ALPN and cipher. */
+    const connectionSpan = (handle: number, side: "client" | "server") => {
+      const peer = endpoint.remoteAddress(handle)
+      return Effect.makeSpanScoped("quic.connection", {
+        attributes: {
+          "quic.side": side,
+          "quic.peer": peer === undefined ? "" : `${peer.address}:${peer.port}`,
+          "quic.alpn": endpoint.alpn(handle) ?? "",
+          "quic.cipher": endpoint.cipherSuite(handle) ?? ""
+        }
+      })
+    }
+
     const connect = (address: SocketAddress | string, options?: Endpoint.ConnectOptions) =>
       Effect.gen(function*() {
         const target = typeof address === "string" ? parseAddress(address) : address
@@ -69,10 +82,7 @@ export const make = (
             Effect.mapError((reason) => new ConnectError({ reason, message: describeCloseReason(reason) }))
           )
         }
-        yield* Effect.annotateCurrentSpan({
-          "quic.alpn": endpoint.alpn(connection.id) ?? "",
-          "quic.peer": `${target.address}:${target.port}`
-        })
+        yield* connectionSpan(connection.id, "client")
         yield* Effect.logDebug(`effect-quic: connected to ${target.address}:${target.port}`)
         return connection
       }).pipe(Effect.withSpan("quic.connect", { attributes: { "quic.server_name": options?.serverName ?? String(address) } }))
@@ -87,7 +97,9 @@ export const make = (
       Effect.flatMap((next) =>
         Option.isNone(next)
           ? Effect.interrupt
-          : Effect.acquireRelease(Effect.succeed(makeConnection(driver, next.value, "server")), closeOnRelease)
+          : Effect.acquireRelease(Effect.succeed(makeConnection(driver, next.value, "server")), closeOnRelease).pipe(
+            Effect.tap((connection) => connectionSpan(connection.id, "server"))
+          )
       )
     )
 
@@ -106,6 +118,11 @@ export const make = (
       connect,
       accept,
       incoming,
-      connectionCount: Effect.sync(() => endpoint.connectionCount)
+      connectionCount: Effect.sync(() => endpoint.connectionCount),
+      stats: Effect.sync(() => ({
+        connections: endpoint.connectionCount,
+        droppedDatagrams: endpoint.droppedDatagrams,
+        sendQueueLength: endpoint.sendQueueLength
+      }))
     } satisfies Endpoint.Endpoint
   })
