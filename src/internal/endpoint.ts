@@ -11,7 +11,8 @@ import { initialKeys } from "./crypto/initial.js"
 import { isPacketDropped } from "./packet/dropped.js"
 import { openPacket, readTruncatedPacketNumber, removeHeaderProtection } from "./packet/protection.js"
 import { splitDatagram } from "./packet/coalesce.js"
-import { encodeVersionNegotiation, type LongHeader, MAX_CID_LENGTH, parsePacketHeader } from "./packet/header.js"
+import { MAX_CONNECTION_ID_LENGTH } from "./frame/types.js"
+import { encodeVersionNegotiation, type LongHeader, parsePacketHeader } from "./packet/header.js"
 import { encodeRetry } from "./packet/retry.js"
 import { QUIC_V1, supportedVersions, versionByNumber } from "./packet/version.js"
 import { type Random, secureRandom, seededRandom } from "./random.js"
@@ -94,6 +95,7 @@ export class QuicEndpoint {
   private resetBudget = STATELESS_RESETS_PER_SECOND
   private resetBudgetAt = 0
   private roundRobin = 0
+  private handleOrder: Array<number> | undefined
   /** Connections still handshaking (bounded by maxHandshakes). */
   private readonly handshaking = new Set<number>()
   /** Datagrams that could not be parsed or routed, for stats. */
@@ -118,7 +120,7 @@ export class QuicEndpoint {
     }
     this.ticketStore = config.client?.ticketStore ?? new MemoryTicketStore()
     this.scratch = new Uint8Array(Math.max(config.transport.maxUdpPayloadSize, MIN_INITIAL_DATAGRAM))
-    if (config.connectionIdLength < 4 || config.connectionIdLength > MAX_CID_LENGTH) {
+    if (config.connectionIdLength < 4 || config.connectionIdLength > MAX_CONNECTION_ID_LENGTH) {
       throw new RangeError("connectionIdLength must be 4 to 20 bytes")
     }
   }
@@ -306,6 +308,7 @@ export class QuicEndpoint {
         })
     })
     this.connections.set(handle, connection)
+    this.handleOrder = undefined
     this.handshaking.add(handle)
     this.register(handle, local.cid)
     // Retransmitted Initials still carry the client's chosen DCID until it hears from us.
@@ -391,6 +394,7 @@ export class QuicEndpoint {
         })
     })
     this.connections.set(handle, connection)
+    this.handleOrder = undefined
     this.handshaking.add(handle)
     this.register(handle, local.cid)
     this.afterConnectionCall(connection)
@@ -431,7 +435,8 @@ export class QuicEndpoint {
    */
   flush(now: number): void {
     if (this.batchDepth > 0) return
-    const handles = [...this.connections.keys()]
+    // The handle list is rebuilt only when connections come or go, not per flush.
+    const handles = (this.handleOrder ??= [...this.connections.keys()])
     if (handles.length === 0) return
     let idle = 0
     for (let i = this.roundRobin; idle < handles.length && this.sendQueue.length < this.config.sendQueueCapacity; i++) {
@@ -526,6 +531,7 @@ export class QuicEndpoint {
     for (const key of this.cidsOf.get(connection.handle) ?? []) this.byCid.delete(key)
     this.cidsOf.delete(connection.handle)
     this.connections.delete(connection.handle)
+    this.handleOrder = undefined
   }
 
   // ---- application calls ---------------------------------------------------------

@@ -1,17 +1,13 @@
 import { transportError, type TransportError, TransportErrorCode } from "../errors.js"
 import { FrameType } from "../frame/types.js"
 import { RangeSet } from "../util/rangeSet.js"
+import { bytesEqual } from "../codec/bytes.js"
 
 /**
  * Connection IDs of one connection (RFC 9000 §5.1): the ones we issue to the
  * peer (local) and the ones the peer issued to us (remote).
  */
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
 
 export interface IssuedCid {
   readonly sequence: number

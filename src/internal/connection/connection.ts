@@ -53,6 +53,7 @@ import { PacketSpace } from "./packetSpace.js"
 import type { SentFrames } from "./sentFrames.js"
 import type { TokenSealer } from "./tokens.js"
 import { SendBuffer } from "../stream/sendBuffer.js"
+import { bytesEqual } from "../codec/bytes.js"
 
 /**
  * One QUIC connection (RFC 9000, RFC 9001, RFC 9002, RFC 9221): a pure state
@@ -145,11 +146,6 @@ const EMPTY = new Uint8Array(0)
 const spaceOf = (type: "initial" | "handshake" | "0rtt" | "1rtt"): PacketNumberSpace =>
   type === "initial" ? "initial" : type === "handshake" ? "handshake" : "application"
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
 
 interface BufferedPacket {
   readonly data: Uint8Array
@@ -223,6 +219,9 @@ export class Connection {
   private previousRemote: SocketAddress | undefined
   private pendingNewToken: Uint8Array | undefined
   private newTokenIssued = false
+  /** RFC 9001 §4.9.1: set when a client seals its first Handshake packet; Initial keys go after that datagram. */
+  private discardSpaceAfterSend = false
+  private zeroRttAccepted = false
   private zeroRttPackets: Array<number> = []
   private pacingDeadline: number | undefined
   private packetsReceived = 0
@@ -1153,7 +1152,6 @@ export class Connection {
     return { destination, length: w.offset }
   }
 
-  private discardSpaceAfterSend = false
 
   /** When pacing holds data back, ACKs still go out (they are not congestion controlled). */
   private transmitAcksOnly(now: number, buffer: Uint8Array, limit: number): Transmit | undefined {
@@ -1164,7 +1162,7 @@ export class Connection {
       if (space.discarded || !space.ack.wantsAck(now)) continue
       if (name === "application" ? this.oneRtt === undefined : space.write === undefined) continue
       if (pending !== undefined) this.finishPacket(now, pending, w, false)
-      pending = this.buildPacket(now, name, w, false, true) ?? undefined
+      pending = this.buildPacket(now, name, w, false, true)
     }
     if (pending === undefined && w.offset === 0) return undefined
     if (pending !== undefined) this.finishPacket(now, pending, w, false)
@@ -1581,7 +1579,6 @@ export class Connection {
     return this.role === "server" ? (this.tls as TlsServer).earlyDataAccepted : this.zeroRttAccepted
   }
 
-  private zeroRttAccepted = false
 
   stats(): ConnectionStats {
     const r = this.recovery.stats()

@@ -1,3 +1,4 @@
+import { latin1Bytes } from "../codec/bytes.js"
 import type { SocketAddress } from "../address.js"
 import { addressKey } from "../address.js"
 import { BufferReader } from "../codec/reader.js"
@@ -27,7 +28,6 @@ const NONCE_LENGTH = 12
 const FORMAT = 1
 const EMPTY = new Uint8Array(0)
 
-const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff)
 
 export class TokenSealer {
   private readonly aead: Aead
@@ -87,6 +87,6 @@ export class TokenSealer {
    * tokens to survive a port change between connections (NAT rebinding).
    */
   private boundTo(client: SocketAddress): Uint8Array {
-    return ascii(addressKey({ address: client.address, port: 0 }))
+    return latin1Bytes(addressKey({ address: client.address, port: 0 }))
   }
 }

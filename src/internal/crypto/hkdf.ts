@@ -1,12 +1,7 @@
+import { latin1Bytes } from "../codec/bytes.js"
 import type { CryptoBackend, HashAlgorithm } from "./backend.js"
 
-const ascii = (text: string): Uint8Array => {
-  const out = new Uint8Array(text.length)
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i)
-  return out
-}
-
-const TLS13_PREFIX = ascii("tls13 ")
+const TLS13_PREFIX = latin1Bytes("tls13 ")
 
 /**
  * The HkdfLabel structure of RFC 8446 §7.1: `uint16 length`,

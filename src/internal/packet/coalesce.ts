@@ -1,11 +1,7 @@
 import { isPacketDropped, packetDropped, type PacketDropped } from "./dropped.js"
 import { type PacketHeader, parsePacketHeader } from "./header.js"
+import { bytesEqual } from "../codec/bytes.js"
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
 
 const isAllZero = (bytes: Uint8Array, from: number): boolean => {
   for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return false

@@ -1,5 +1,6 @@
 import { BufferReader } from "../codec/reader.js"
 import type { BufferWriter } from "../codec/writer.js"
+import { MAX_CONNECTION_ID_LENGTH } from "../frame/types.js"
 import { packetDropped, type PacketDropped } from "./dropped.js"
 import { longPacketType, type QuicVersion, versionByNumber } from "./version.js"
 
@@ -74,9 +75,6 @@ export interface UnsupportedVersionHeader {
   readonly end: number
 }
 
-/** RFC 9000 §17.2: connection IDs of v1 (and v2) are at most 20 bytes. */
-export const MAX_CID_LENGTH = 20
-
 const FORM_BIT = 0x80
 const FIXED_BIT = 0x40
 const RETRY_TAG_LENGTH = 16
@@ -124,7 +122,7 @@ export const parsePacketHeader = (
   if (version === undefined) {
     return { form: "unsupported-version", version: versionNumber, dcid, scid, start: offset, end: datagram.length }
   }
-  if (dcid.length > MAX_CID_LENGTH || scid.length > MAX_CID_LENGTH) return packetDropped("connection-id-too-long")
+  if (dcid.length > MAX_CONNECTION_ID_LENGTH || scid.length > MAX_CONNECTION_ID_LENGTH) return packetDropped("connection-id-too-long")
   if ((first & FIXED_BIT) === 0) return packetDropped("fixed-bit-zero")
 
   const type = longPacketType(version, (first >> 4) & 0x03)

@@ -4,12 +4,29 @@ import { isX509Error } from "../x509/der.js"
 import { type CertificateFailureReason, isCertificateVerifyError, verifyCertificateChain } from "../x509/verify.js"
 import { type TlsAlert, tlsAlert } from "./alert.js"
 import { AlertDescription } from "./constants.js"
+import type { CertificateEntry } from "./messages.js"
 import type { CertificateVerifier } from "./session.js"
 
 /** The public key of a DER certificate, or undefined when it cannot be read or its algorithm is unsupported. */
 export const leafPublicKey = (der: Uint8Array): PublicKeyInfo | undefined => {
   const certificate = parseCertificate(der)
   return isX509Error(certificate) ? undefined : certificate.publicKey
+}
+
+/**
+ * RFC 8446 §4.4.2: the peer's chain (DER, leaf first) once `verifier`
+ * trusts it, with the leaf's key for checking its CertificateVerify.
+ */
+export const verifiedPeer = (
+  entries: ReadonlyArray<CertificateEntry>,
+  verifier: CertificateVerifier,
+  context: Parameters<CertificateVerifier>[1]
+): { readonly chain: ReadonlyArray<Uint8Array>; readonly key: PublicKeyInfo } | TlsAlert => {
+  const chain = entries.map((e) => e.data.slice())
+  const verdict = verifier(chain, context)
+  if (verdict !== undefined) return verdict
+  const key = leafPublicKey(chain[0]!)
+  return key === undefined ? tlsAlert(AlertDescription.bad_certificate, `unreadable ${context.purpose} certificate`) : { chain, key }
 }
 
 /** RFC 8446 §6.2: the alert that names each kind of certificate failure. */

@@ -1,9 +1,10 @@
+import { bytesEqual } from "../codec/bytes.js"
 import type { KeyShare, NamedGroup, PublicKeyInfo } from "../crypto/backend.js"
 import type { CipherSuite } from "../crypto/suite.js"
 import { transportError, TransportErrorCode } from "../errors.js"
 import { FrameType } from "../frame/types.js"
 import { decodeError, illegalParameter, isTlsAlert, missingExtension, type TlsAlert, tlsAlert } from "./alert.js"
-import { leafPublicKey } from "./certificates.js"
+import { verifiedPeer } from "./certificates.js"
 import {
   AlertDescription,
   ExtensionType,
@@ -34,7 +35,6 @@ import {
 } from "./extensions.js"
 import { KeySchedule, resumptionPsk } from "./keySchedule.js"
 import {
-  bytesEqual,
   type CertificateRequest,
   decodeCertificate,
   decodeCertificateRequest,
@@ -392,13 +392,14 @@ export class TlsClient extends TlsSession {
     if (certificate.context.length !== 0) return illegalParameter("certificate_request_context")
     // RFC 8446 §4.4.2.4: a server must send a certificate.
     if (certificate.entries.length === 0) return decodeError("empty server Certificate")
-    const chain = certificate.entries.map((e) => e.data.slice())
-    const verdict = this.config.verifier(chain, { serverName: this.config.serverName, unixMillis, purpose: "server" })
-    if (verdict !== undefined) return verdict
-    const key = leafPublicKey(chain[0]!)
-    if (key === undefined) return tlsAlert(AlertDescription.bad_certificate, "unreadable server certificate")
-    this.peerCertificates = chain
-    this.serverKey = key
+    const peer = verifiedPeer(certificate.entries, this.config.verifier, {
+      serverName: this.config.serverName,
+      unixMillis,
+      purpose: "server"
+    })
+    if (isTlsAlert(peer)) return peer
+    this.peerCertificates = peer.chain
+    this.serverKey = peer.key
     this.transcript.add(message.raw)
     this.state = "wait-certificate-verify"
     return undefined

@@ -1,3 +1,4 @@
+import { latin1Bytes, latin1String } from "../codec/bytes.js"
 import { BufferReader } from "../codec/reader.js"
 import { decodeError, type TlsAlert } from "./alert.js"
 import { ByteBuilder } from "./builder.js"
@@ -10,18 +11,6 @@ import { ByteBuilder } from "./builder.js"
 
 const done = <A>(r: BufferReader, value: A, what: string): A | TlsAlert =>
   r.failed || r.remaining !== 0 ? decodeError(what) : value
-
-const latin1 = (bytes: Uint8Array): string => {
-  let s = ""
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!)
-  return s
-}
-
-const fromLatin1 = (text: string): Uint8Array => {
-  const out = new Uint8Array(text.length)
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff
-  return out
-}
 
 /** Reads a list of u16 values behind a length prefix of `prefix` bytes. */
 const readU16List = (r: BufferReader, prefix: 1 | 2): Array<number> | undefined => {
@@ -41,7 +30,7 @@ const u16List = (values: ReadonlyArray<number>, prefix: 1 | 2): Uint8Array =>
 
 // server_name (RFC 6066 §3): a list holding one host_name.
 export const encodeServerName = (host: string): Uint8Array =>
-  new ByteBuilder().prefixed(2, (b) => b.u8(0).vector(2, fromLatin1(host))).finish()
+  new ByteBuilder().prefixed(2, (b) => b.u8(0).vector(2, latin1Bytes(host))).finish()
 
 export const decodeServerName = (data: Uint8Array): string | undefined | TlsAlert => {
   const r = new BufferReader(data)
@@ -50,7 +39,7 @@ export const decodeServerName = (data: Uint8Array): string | undefined | TlsAler
   while (!r.failed && r.offset < listEnd) {
     const type = r.u8()
     const name = r.bytesView(r.u16())
-    if (type === 0 && host === undefined) host = latin1(name)
+    if (type === 0 && host === undefined) host = latin1String(name)
   }
   return r.failed || r.offset !== listEnd || r.remaining !== 0 || host === "" ? decodeError("server_name") : host
 }
@@ -59,7 +48,7 @@ export const decodeServerName = (data: Uint8Array): string | undefined | TlsAler
 export const encodeAlpn = (protocols: ReadonlyArray<string>): Uint8Array =>
   new ByteBuilder()
     .prefixed(2, (b) => {
-      for (const p of protocols) b.vector(1, fromLatin1(p))
+      for (const p of protocols) b.vector(1, latin1Bytes(p))
     })
     .finish()
 
@@ -71,7 +60,7 @@ export const decodeAlpn = (data: Uint8Array): ReadonlyArray<string> | TlsAlert =
     const name = r.bytesView(r.u8())
     // RFC 7301 §3.1: empty protocol names are not allowed.
     if (name.length === 0) return decodeError("ALPN protocol name")
-    protocols.push(latin1(name))
+    protocols.push(latin1String(name))
   }
   if (protocols.length === 0 || r.offset !== end) return decodeError("ALPN")
   return done(r, protocols, "ALPN")

@@ -1,3 +1,4 @@
+import { bytesEqual } from "../codec/bytes.js"
 import { BufferReader } from "../codec/reader.js"
 import { decodeError, illegalParameter, isTlsAlert, type TlsAlert } from "./alert.js"
 import { ByteBuilder } from "./builder.js"
@@ -79,11 +80,6 @@ export interface HandshakeMessage {
 
 export const isHelloRetryRequest = (hello: ServerHello): boolean => bytesEqual(hello.random, HELLO_RETRY_REQUEST_RANDOM)
 
-export const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
 
 export const findExtension = (extensions: ReadonlyArray<Extension>, type: number): Uint8Array | undefined => {
   for (const e of extensions) if (e.type === type) return e.data

@@ -1,9 +1,10 @@
+import { bytesEqual } from "../codec/bytes.js"
 import type { KeyShare, NamedGroup } from "../crypto/backend.js"
 import type { CipherSuite } from "../crypto/suite.js"
 import { transportError, TransportErrorCode } from "../errors.js"
 import { FrameType } from "../frame/types.js"
 import { illegalParameter, isTlsAlert, missingExtension, type TlsAlert, tlsAlert } from "./alert.js"
-import { leafPublicKey } from "./certificates.js"
+import { leafPublicKey, verifiedPeer } from "./certificates.js"
 import {
   AlertDescription,
   ExtensionType,
@@ -37,7 +38,6 @@ import {
 } from "./extensions.js"
 import { KeySchedule, resumptionPsk } from "./keySchedule.js"
 import {
-  bytesEqual,
   type ClientHello,
   decodeCertificate,
   decodeCertificateVerify,
@@ -431,15 +431,12 @@ export class TlsServer extends TlsSession {
       this.state = "wait-finished"
       return undefined
     }
-    const chain = certificate.entries.map((e) => e.data.slice())
     const verifier = this.config.clientVerifier
     if (verifier === undefined) return tlsAlert(AlertDescription.unknown_ca, "no trust anchors configured for client certificates")
-    const verdict = verifier(chain, { serverName: undefined, unixMillis, purpose: "client" })
-    if (verdict !== undefined) return verdict
-    const key = leafPublicKey(chain[0]!)
-    if (key === undefined) return tlsAlert(AlertDescription.bad_certificate, "unreadable client certificate")
-    this.peerCertificates = chain
-    this.clientCertificateKey = key
+    const peer = verifiedPeer(certificate.entries, verifier, { serverName: undefined, unixMillis, purpose: "client" })
+    if (isTlsAlert(peer)) return peer
+    this.peerCertificates = peer.chain
+    this.clientCertificateKey = peer.key
     this.state = "wait-certificate-verify"
     return undefined
   }

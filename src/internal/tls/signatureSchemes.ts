@@ -1,3 +1,4 @@
+import { latin1Bytes } from "../codec/bytes.js"
 import type { CryptoBackend, PrivateKey, PublicKey, PublicKeyInfo, SignatureAlgorithm, Signer } from "../crypto/backend.js"
 import { illegalParameter, type TlsAlert, tlsAlert } from "./alert.js"
 import { AlertDescription } from "./constants.js"
@@ -72,9 +73,8 @@ export const chooseSignatureScheme = (offered: ReadonlyArray<number>, key: Priva
 
 const CONTEXT_PAD = 64
 
-const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0))
-const SERVER_CONTEXT = ascii("TLS 1.3, server CertificateVerify")
-const CLIENT_CONTEXT = ascii("TLS 1.3, client CertificateVerify")
+const SERVER_CONTEXT = latin1Bytes("TLS 1.3, server CertificateVerify")
+const CLIENT_CONTEXT = latin1Bytes("TLS 1.3, client CertificateVerify")
 
 /**
  * RFC 8446 §4.4.3: what a CertificateVerify signs: 64 spaces, a context

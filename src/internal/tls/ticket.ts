@@ -1,3 +1,4 @@
+import { latin1Bytes, latin1String } from "../codec/bytes.js"
 import { BufferReader } from "../codec/reader.js"
 import type { Aead, CryptoBackend } from "../crypto/backend.js"
 import { AEAD_TAG_LENGTH } from "../crypto/backend.js"
@@ -62,7 +63,6 @@ const EMPTY = new Uint8Array(0)
 const TICKET_FORMAT = 1
 const NONCE_LENGTH = 12
 
-const latin1 = (bytes: Uint8Array): string => String.fromCharCode(...bytes)
 
 const encodeState = (s: TicketState): Uint8Array =>
   new ByteBuilder()
@@ -73,7 +73,7 @@ const encodeState = (s: TicketState): Uint8Array =>
     .u32(s.lifetime)
     .u32(s.ageAdd)
     .u32(s.maxEarlyData)
-    .vector(1, Uint8Array.from(s.alpn, (c) => c.charCodeAt(0)))
+    .vector(1, latin1Bytes(s.alpn))
     .vector(1, s.psk)
     .vector(2, s.earlyDataContext)
     .vector(1, s.id)
@@ -87,7 +87,7 @@ const decodeState = (bytes: Uint8Array): TicketState | undefined => {
   const lifetime = r.u32()
   const ageAdd = r.u32()
   const maxEarlyData = r.u32()
-  const alpn = latin1(r.bytesView(r.u8()))
+  const alpn = latin1String(r.bytesView(r.u8()))
   const psk = r.bytesView(r.u8()).slice()
   const earlyDataContext = r.bytesView(r.u16()).slice()
   const id = r.bytesView(r.u8()).slice()
@@ -137,7 +137,7 @@ export class UsedTickets {
 
   /** Records `id` as used until `expiresAt`; false if it was already used or no room is left. */
   claim(id: Uint8Array, expiresAt: number, unixMillis: number): boolean {
-    const key = latin1(id)
+    const key = latin1String(id)
     if (this.used.has(key)) return false
     if (this.used.size >= this.capacity) {
       for (const [k, expiry] of this.used) if (expiry <= unixMillis) this.used.delete(k)

@@ -28,9 +28,11 @@
  * carried them (they are kept for the connection and for 0-RTT resumption).
  */
 import { BufferReader } from "../codec/reader.js"
+import { MAX_CONNECTION_ID_LENGTH, RESET_TOKEN_LENGTH } from "../frame/types.js"
 import { varintLength } from "../codec/varint.js"
 import { BufferWriter, EncodeOverflow } from "../codec/writer.js"
 import { type TransportError, TransportErrorCode, transportError } from "../errors.js"
+import { bytesEqual } from "../codec/bytes.js"
 
 /** RFC 9000 §18.2, RFC 9221 §3, RFC 9287 §3, RFC 9368 §3: the Transport Parameter IDs we understand. */
 export const TransportParameterId = {
@@ -66,11 +68,6 @@ export const SERVER_ONLY_PARAMETERS: ReadonlyArray<TransportParameterId> = [
   TransportParameterId.retry_source_connection_id
 ]
 
-/** RFC 9000 §17.2: a connection ID in a long header, and so in these parameters, is at most 20 bytes. */
-export const MAX_CONNECTION_ID_LENGTH = 20
-
-/** RFC 9000 §10.3: a Stateless Reset Token is 16 bytes. */
-export const STATELESS_RESET_TOKEN_LENGTH = 16
 
 /** RFC 9000 §18.2: the smallest valid max_udp_payload_size. */
 export const MIN_MAX_UDP_PAYLOAD_SIZE = 1200
@@ -272,8 +269,8 @@ const decodeParameter = (
       return undefined
     }
     case I.stateless_reset_token:
-      if (value.remaining !== STATELESS_RESET_TOKEN_LENGTH) return error(`${name}: not 16 bytes`)
-      params.statelessResetToken = value.bytesView(STATELESS_RESET_TOKEN_LENGTH).slice()
+      if (value.remaining !== RESET_TOKEN_LENGTH) return error(`${name}: not 16 bytes`)
+      params.statelessResetToken = value.bytesView(RESET_TOKEN_LENGTH).slice()
       return undefined
     case I.disable_active_migration:
     case I.grease_quic_bit:
@@ -400,7 +397,7 @@ const decodePreferredAddress = (
   if (cidLength === 0) return error(`${name}: zero-length connection ID`)
   if (cidLength > MAX_CONNECTION_ID_LENGTH) return error(`${name}: connection ID longer than 20 bytes`)
   const connectionId = value.bytesView(cidLength).slice()
-  const statelessResetToken = value.bytesView(STATELESS_RESET_TOKEN_LENGTH).slice()
+  const statelessResetToken = value.bytesView(RESET_TOKEN_LENGTH).slice()
   if (value.failed) return error(`${name}: truncated`)
   if (value.remaining !== 0) return error(`${name}: ${value.remaining} bytes after the reset token`)
   params.preferredAddress = { ipv4Address, ipv4Port, ipv6Address, ipv6Port, connectionId, statelessResetToken }
@@ -653,8 +650,3 @@ const checkCid = (name: string, received: Uint8Array | undefined, expected: Uint
   return undefined
 }
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}

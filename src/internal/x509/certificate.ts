@@ -12,6 +12,7 @@
  * "unsupported", and chain verification refuses it (verify.ts). Large trust
  * stores thus load even when they contain exotic roots.
  */
+import { bytesEqual } from "../codec/bytes.js"
 import type { PublicKeyInfo, SignatureAlgorithm, SignatureHash } from "../crypto/backend.js"
 import {
   type AlgorithmIdentifier,
@@ -19,7 +20,6 @@ import {
   DerReader,
   Tag,
   type X509Error,
-  bytesEqual,
   contextTag,
   isX509Error,
   parametersAbsentOrNull,

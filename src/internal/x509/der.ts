@@ -439,13 +439,6 @@ const parseTime = (c: Uint8Array, utc: boolean): number | undefined => {
   return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000
 }
 
-/** Whether two byte strings are equal (DER names and certificates are compared bytewise). */
-export const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
 /** An AlgorithmIdentifier (RFC 5280 §4.1.1.2): the OID and the optional parameters element. */
 export interface AlgorithmIdentifier {
   readonly oid: string

@@ -5,6 +5,7 @@
  * evaluation for dNSName and iPAddress subtrees (RFC 5280 §4.2.1.10).
  */
 import type { Extensions, IpSubtree, NameConstraints } from "./certificate.js"
+import { bytesEqual } from "../codec/bytes.js"
 
 /** A reference identity: what the client asked to connect to. */
 export type ServerIdentity =
@@ -113,7 +114,6 @@ export const dnsPatternMatches = (pattern: string, name: string): boolean => {
   return dot > 0 && name.slice(dot + 1) === base
 }
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i])
 
 /**
  * RFC 6125 §6: whether the certificate's subjectAltName presents `identity`.

@@ -14,7 +14,8 @@
  */
 import type { AsymmetricCrypto, PublicKeyInfo } from "../crypto/backend.js"
 import { type Certificate, ExtKeyUsageOid, KeyUsage, isSelfIssued, parseCertificate } from "./certificate.js"
-import { bytesEqual, formatUnixMillis, isX509Error } from "./der.js"
+import { bytesEqual } from "../codec/bytes.js"
+import { formatUnixMillis, isX509Error } from "./der.js"
 import { type ServerIdentity, matchesServerIdentity, nameConstraintViolation, parseServerName } from "./names.js"
 
 /** Why a chain was refused. */
