@@ -1,27 +1,10 @@
 import { it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Stream, TestClock } from "effect"
+import { Effect, Fiber, TestClock } from "effect"
 import { expect } from "vitest"
-import * as MemoryNetwork from "../../src/MemoryNetwork.js"
-import * as NodeCrypto from "../../src/NodeCrypto.js"
-import { clientConfig, endpointAt, NOW, SERVER, CLIENT, serverConfig } from "./support.js"
+import { echoServer, envWith } from "./drive.js"
+import { CLIENT, clientConfig, endpointAt, NOW, SERVER } from "./support.js"
 
-const env = Layer.mergeAll(MemoryNetwork.layer({ conditions: { latency: "10 millis" }, seed: 1 }), NodeCrypto.layer)
-
-const echoServer = (config = serverConfig()) =>
-  Effect.gen(function*() {
-    const server = yield* endpointAt(SERVER, config)
-    yield* server.incoming.pipe(
-      Stream.runForEach((connection) =>
-        connection.incomingStreams.pipe(
-          Stream.runForEach((stream) => stream.readable.pipe(Stream.run(stream.sink), Effect.ignore, Effect.fork)),
-          Effect.ignore,
-          Effect.fork
-        )
-      ),
-      Effect.forkScoped
-    )
-    return server
-  })
+const env = envWith({ conditions: { latency: "10 millis" }, seed: 1 })
 
 it.layer(env)("Effect API over MemoryNetwork", (it) => {
   it.scoped("echoes a message over one stream, in virtual time", () =>
