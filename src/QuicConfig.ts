@@ -153,6 +153,8 @@ export const ClientConfig = Schema.Struct({
   /** Client certificate for mutual TLS. */
   certificate: Schema.optional(Schema.String),
   privateKey: Schema.optional(Schema.String),
+  /** Keep the server's session tickets and resume with them (RFC 8446 §2.2); false makes every handshake a full one. */
+  resumption: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** Send 0-RTT data when resuming with a ticket that allows it. */
   earlyData: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   version: Schema.optionalWith(Schema.Literal("v1", "v2"), { default: () => "v1" as const })

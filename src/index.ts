@@ -26,6 +26,13 @@ export * as Endpoint from "./Endpoint.js"
 export * as MemoryNetwork from "./MemoryNetwork.js"
 
 /**
+ * Self-signed certificates made with node:crypto.
+ *
+ * @since 0.1.0
+ */
+export * as NodeCertificate from "./NodeCertificate.js"
+
+/**
  * The portable crypto backend over @noble/*.
  *
  * @since 0.1.0

@@ -43,7 +43,7 @@ import {
   set,
   utf8String,
   x509Time
-} from "./der.js"
+} from "../../src/internal/x509/derWriter.js"
 
 export type KeyType = "p256" | "p384" | "rsa2048" | "rsa-pss" | "ed25519"
 

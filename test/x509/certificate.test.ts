@@ -18,7 +18,7 @@ import {
   makeCertificate,
   makeChain
 } from "../support/certs.js"
-import * as der from "../support/der.js"
+import * as der from "../../src/internal/x509/derWriter.js"
 import { fixture, fromHex, toHex } from "../helpers.js"
 
 const parse = (bytes: Uint8Array): Certificate => {

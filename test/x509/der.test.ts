@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { DerReader, Tag, formatUnixMillis, isX509Error, oidToString, parseDer } from "../../src/internal/x509/der.js"
 import { base64Decode, base64Encode, decodePem, encodePem } from "../../src/internal/x509/pem.js"
 import { fromHex } from "../helpers.js"
-import * as der from "../support/der.js"
+import * as der from "../../src/internal/x509/derWriter.js"
 
 const readAll = <A>(bytes: Uint8Array, f: (r: DerReader) => A) => parseDer(bytes, "test", f)
 

@@ -10,7 +10,7 @@ import {
   parseSubjectPublicKeyInfo
 } from "../../src/internal/x509/keys.js"
 import { cachedKeyPair } from "../support/certs.js"
-import * as der from "../support/der.js"
+import * as der from "../../src/internal/x509/derWriter.js"
 
 const b64url = (text: string | undefined): Uint8Array => Uint8Array.from(Buffer.from(text ?? "", "base64url"))
 const stripZeros = (bytes: Uint8Array): Uint8Array => {

@@ -26,7 +26,7 @@ import {
   makeSelfSigned,
   parseOrThrow
 } from "../support/certs.js"
-import * as der from "../support/der.js"
+import * as der from "../../src/internal/x509/derWriter.js"
 
 const node = makeNodeCryptoBackend()
 const noble = makeNobleCryptoBackend()

@@ -11,6 +11,7 @@ import { tlsAlert } from "../tls/alert.js"
 import { insecureVerifier, webPkiVerifier } from "../tls/certificates.js"
 import { AlertDescription } from "../tls/constants.js"
 import type { CertificateVerifier } from "../tls/session.js"
+import type { TicketStore } from "../tls/ticket.js"
 import { type Certificate, parseCertificatePem } from "../x509/certificate.js"
 import { isX509Error } from "../x509/der.js"
 import { parsePrivateKeyPem } from "../x509/keys.js"
@@ -80,6 +81,9 @@ const transport = (t: QuicConfig.TransportConfig): Core.TransportConfig => ({
   activeConnectionIdLimit: t.activeConnectionIdLimit
 })
 
+/** A client without resumption keeps no tickets. */
+const forgetTickets: TicketStore = { take: () => undefined, put: () => undefined }
+
 /** Decodes user configuration and turns it into the core's, reading and parsing certificates and keys. */
 export const resolveConfig = (
   input: QuicConfig.EndpointConfigInput,
@@ -142,6 +146,7 @@ export const resolveConfig = (
         verifier,
         clientCertificate,
         earlyData: c.earlyData,
+        ticketStore: c.resumption ? undefined : forgetTickets,
         version: c.version === "v2" ? QUIC_V2.number : QUIC_V1.number
       }
     }

@@ -1,10 +1,12 @@
 /**
- * A tiny DER writer for building test certificates and crafted structures
- * (X.690 §8, §10). Every function returns the complete TLV encoding, so
- * structures compose by nesting calls: `seq(oid("1.2.3"), nullValue())`.
+ * A small DER writer (X.690 §8, §10) for the certificates this package makes
+ * (self-signed ones for servers started without a certificate) and for
+ * crafted structures in tests. Every function returns the complete TLV
+ * encoding, so structures compose by nesting calls:
+ * `seq(oid("1.2.3"), nullValue())`.
  *
- * Test-only: it throws on nonsensical input (these are programming errors in
- * tests), and makes no effort to be fast.
+ * It throws on nonsensical input (programming errors, never peer input) and
+ * makes no effort to be fast: nothing here is on a packet path.
  */
 
 export const concat = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
