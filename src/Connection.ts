@@ -45,6 +45,8 @@ export interface Connection {
   readonly side: "client" | "server"
   /** The negotiated application protocol (ALPN). */
   readonly alpn: Effect.Effect<string | undefined>
+  /** The negotiated TLS cipher suite by its IANA name (`"TLS_AES_128_GCM_SHA256"`), once known. */
+  readonly cipherSuite: Effect.Effect<string | undefined>
   /** The peer's certificate chain (DER, leaf first), when it sent one. */
   readonly peerCertificates: Effect.Effect<ReadonlyArray<Uint8Array>>
   readonly remoteAddress: Effect.Effect<SocketAddress | undefined>

@@ -66,6 +66,7 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
     id: handle,
     side,
     alpn: Effect.sync(() => driver.endpoint.alpn(handle)),
+    cipherSuite: Effect.sync(() => driver.endpoint.cipherSuite(handle)),
     peerCertificates: Effect.sync(() => driver.endpoint.peerCertificates(handle)),
     remoteAddress: Effect.sync(() => driver.endpoint.remoteAddress(handle)),
     openBi: open(true),
