@@ -1,0 +1,21 @@
+/**
+ * Transport settings shared by the client and the server commands.
+ */
+import type { TransportConfig } from "../QuicConfig.js"
+
+export interface TransportFlags {
+  readonly maxUdpPayload: number | undefined
+  readonly congestionControl: "cubic" | "newreno"
+}
+
+/** Large kernel buffers: a bulk transfer on loopback outruns the defaults. */
+export const SOCKET_BUFFER_BYTES = 8 << 20
+
+/** Enough concurrent streams for `--parallel` request windows. */
+const MAX_CONCURRENT_STREAMS = 1000
+
+export const transportOptions = (flags: TransportFlags): typeof TransportConfig.Encoded => ({
+  congestionController: flags.congestionControl,
+  maxConcurrentBidiStreams: MAX_CONCURRENT_STREAMS,
+  ...(flags.maxUdpPayload === undefined ? {} : { maxUdpPayloadSize: flags.maxUdpPayload })
+})
