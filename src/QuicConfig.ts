@@ -50,6 +50,35 @@ const KeyLog = Schema.declare((u: unknown): u is (line: string) => void => typeo
 })
 
 /**
+ * Where one connection's qlog trace goes: a function receiving each record,
+ * or an object whose `close` is called once after the last record, when the
+ * endpoint lets the connection go. Records are JSON-SEQ (RFC 7464): `"\x1e"`,
+ * one JSON text, `"\n"`; the first is the header (qlog_version 0.3).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type QlogWriter =
+  | ((record: string) => void)
+  | { readonly write: (record: string) => void; readonly close?: (() => void) | undefined }
+
+/**
+ * Called once per connection with its side and original Destination
+ * Connection ID (hex, the same at both ends); returns where its trace goes,
+ * or `undefined` to leave that connection unlogged. `NodeQlog.dir(path)`
+ * writes one file per connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type QlogFactory = (info: { readonly side: "client" | "server"; readonly odcid: string }) => QlogWriter | undefined
+
+const Qlog = Schema.declare((u: unknown): u is QlogFactory => typeof u === "function", {
+  identifier: "QlogFactory",
+  description: "a function returning a qlog record writer for each connection"
+})
+
+/**
  * Accepts (`undefined`) or rejects (a reason) the peer's certificate chain
  * (DER, leaf first), replacing the built-in verification.
  *
@@ -188,7 +217,9 @@ export const EndpointConfig = Schema.Struct({
   /** Deterministic randomness for tests. */
   rngSeed: Schema.optional(Schema.Number),
   /** Receives NSS key-log lines (SSLKEYLOGFILE format) for every connection. */
-  keyLog: Schema.optional(KeyLog)
+  keyLog: Schema.optional(KeyLog),
+  /** qlog (draft-ietf-quic-qlog, JSON-SEQ): a trace writer for each connection; see `NodeQlog.dir`. */
+  qlog: Schema.optional(Qlog)
 })
 
 /**

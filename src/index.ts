@@ -47,6 +47,13 @@ export * as NobleCrypto from "./NobleCrypto.js"
 export * as NodeCrypto from "./NodeCrypto.js"
 
 /**
+ * qlog files, one per connection, over node:fs.
+ *
+ * @since 0.1.0
+ */
+export * as NodeQlog from "./NodeQlog.js"
+
+/**
  * UDP sockets over node:dgram.
  *
  * @since 0.1.0

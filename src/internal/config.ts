@@ -1,6 +1,7 @@
 import type { NamedGroup, PrivateKey } from "./crypto/backend.js"
 import type { CipherSuite } from "./crypto/suite.js"
 import { cipherSuites } from "./crypto/suite.js"
+import type { QlogFactory } from "./qlog/types.js"
 import type { CertificateVerifier } from "./tls/session.js"
 import type { TicketStore } from "./tls/ticket.js"
 
@@ -122,4 +123,6 @@ export interface EndpointConfig {
   readonly rngSeed?: number | undefined
   /** Wall-clock Unix milliseconds for a core time `now` (certificate validity, ticket ages). */
   readonly unixMillis: (now: number) => number
+  /** qlog: asked once per connection for where its JSON-SEQ trace goes (src/internal/qlog/). */
+  readonly qlog?: QlogFactory | undefined
 }

@@ -284,6 +284,7 @@ export class QuicEndpoint {
       unixMillis: this.config.unixMillis,
       tokenSealer: server.newTokens ? this.tokenSealer : undefined,
       keyLog: server.keyLog,
+      qlog: this.config.qlog,
       makeTls: (transportParameters) =>
         new TlsServer({
           backend: this.backend,
@@ -375,6 +376,7 @@ export class QuicEndpoint {
       cidGenerator: this.generateCid,
       unixMillis: this.config.unixMillis,
       keyLog: client.keyLog,
+      qlog: this.config.qlog,
       onNewToken: (t) => this.clientTokens.set(serverName, t),
       onSessionTicket: (ticket) => this.ticketStore.put(ticket),
       rememberedParameters: session !== undefined && client.earlyData ? session.transportParameters : undefined,
@@ -527,6 +529,7 @@ export class QuicEndpoint {
   }
 
   private reap(connection: Connection): void {
+    connection.endQlog()
     this.handshaking.delete(connection.handle)
     for (const key of this.cidsOf.get(connection.handle) ?? []) this.byCid.delete(key)
     this.cidsOf.delete(connection.handle)

@@ -54,6 +54,10 @@ import type { SentFrames } from "./sentFrames.js"
 import type { TokenSealer } from "./tokens.js"
 import { SendBuffer } from "../stream/sendBuffer.js"
 import { bytesEqual } from "../codec/bytes.js"
+import { toHex } from "../codec/hex.js"
+import { describeFrame, describePayload, describeSentFrames } from "../qlog/frames.js"
+import { QlogTrace } from "../qlog/trace.js"
+import type { QlogFactory, QlogKeyType, QlogPacketHeader, QlogPacketType } from "../qlog/types.js"
 
 /**
  * One QUIC connection (RFC 9000, RFC 9001, RFC 9002, RFC 9221): a pure state
@@ -103,6 +107,8 @@ export interface ConnectionInit {
   /** Client resuming with 0-RTT: the server's transport parameters remembered from the ticket (RFC 9000 §7.4.1). */
   readonly rememberedParameters?: Uint8Array | undefined
   readonly keyLog?: ((line: string) => void) | undefined
+  /** qlog: asked once for where this connection's trace goes. */
+  readonly qlog?: QlogFactory | undefined
 }
 
 /** A datagram to send: `length` bytes were written to the buffer given to `pollTransmit`. */
@@ -231,6 +237,8 @@ export class Connection {
   private readonly unixMillis: (now: number) => number
   private readonly init: ConnectionInit
   private readonly maxAckDelay: number
+  /** qlog trace, when enabled: every logging site tests it first, so a connection without one builds no event. */
+  private readonly qlog: QlogTrace | undefined
 
   constructor(init: ConnectionInit) {
     this.init = init
@@ -243,6 +251,7 @@ export class Connection {
     this.remote = init.remote
     this.unixMillis = init.unixMillis
     this.originalDcid = init.originalDcid
+    this.qlog = init.qlog === undefined ? undefined : this.openQlog(init)
     this.token = init.token ?? EMPTY
     this.peerInitialScid = init.remoteCid
     this.addressValidated = init.role === "client" || init.addressValidated
@@ -275,6 +284,7 @@ export class Connection {
       sendBufferSize: t.streamSendBuffer
     })
     this.localParams = this.buildLocalParameters(init)
+    if (this.qlog !== undefined) this.qlog.parametersSet(init.now, "local", this.localParams)
     this.idleTimeout = init.transport.maxIdleTimeout * 1000
     this.idleDeadline = init.now + (this.idleTimeout > 0 ? this.idleTimeout : Number.MAX_SAFE_INTEGER / 2)
     this.tls = init.makeTls(encodeTransportParameters(this.localParams, init.role))
@@ -291,6 +301,10 @@ export class Connection {
     const initial = this.spaces.initial
     initial.write = this.role === "client" ? keys.client : keys.server
     initial.read = this.role === "client" ? keys.server : keys.client
+    if (this.qlog !== undefined) {
+      this.qlog.keyUpdated(this.qlog.lastNow, "client_initial_secret", "tls")
+      this.qlog.keyUpdated(this.qlog.lastNow, "server_initial_secret", "tls")
+    }
   }
 
   private buildLocalParameters(init: ConnectionInit): TransportParameters {
@@ -338,6 +352,7 @@ export class Connection {
    */
   handleDatagram(now: number, remote: SocketAddress, datagram: Uint8Array, packets: ReadonlyArray<PacketHeader>): void {
     if (this.state === "drained") return
+    if (this.qlog !== undefined) this.qlog.advance(now)
     this.bytesReceived += datagram.length
     if (sameAddress(remote, this.remote)) {
       this.bytesReceivedOnPath += datagram.length
@@ -352,8 +367,10 @@ export class Connection {
   private handlePacket(now: number, remote: SocketAddress, datagram: Uint8Array, header: PacketHeader): void {
     switch (header.form) {
       case "version-negotiation":
+        if (this.qlog !== undefined) this.qlog.versionNegotiationReceived(now, datagram.length, header.versions)
         return this.onVersionNegotiation(now, header.versions)
       case "retry":
+        if (this.qlog !== undefined) this.qlogRetryReceived(now, header)
         return this.onRetry(now, datagram, header)
       case "unsupported-version":
         this.packetsDropped++
@@ -475,6 +492,9 @@ export class Connection {
 
     const packetType: PacketType = type
     const frames = decodeFrames(datagram.subarray(header.pnOffset + pnLength, payloadEnd), packetType)
+    if (this.qlog !== undefined && !isTransportError(frames)) {
+      this.qlogPacketReceived(now, type, pn, header, frames, payloadEnd - header.pnOffset - pnLength)
+    }
     if (isTransportError(frames)) return this.closeWithError(now, frames)
 
     // RFC 9001 §4.9.1: a server drops Initial keys on its first Handshake packet;
@@ -618,6 +638,7 @@ export class Connection {
     const appLimited = this.recovery.bytesInFlight < this.recovery.congestion.window / 2
     const result = this.recovery.onAckReceived(space, ranges, delayMicros, now, appLimited)
     if (isTransportError(result)) return result
+    if (this.qlog !== undefined) this.qlogRecovery(now, result, false)
     this.onRecoveryEvents(result)
     return undefined
   }
@@ -709,6 +730,7 @@ export class Connection {
     // RFC 9000 §10.2.2: the peer is closing; we drain for three PTOs without sending.
     this.emitClosed(closeReason)
     this.state = "draining"
+    if (this.qlog !== undefined) this.qlog.stateUpdated(now, "draining")
     this.closeDeadline = now + 3 * this.currentPto()
     return undefined
   }
@@ -794,6 +816,7 @@ export class Connection {
     suite: CipherSuite,
     secret: Uint8Array
   ): TransportError | undefined {
+    if (this.qlog !== undefined) this.qlogKeysInstalled(now, level, direction)
     const derive = () => deriveDirectionalKeys(this.backend, suite, this.version, secret)
     if (level === "early") {
       if (direction === "write") this.zeroRttWrite = derive()
@@ -860,6 +883,7 @@ export class Connection {
       }
     }
     this.peerParams = params
+    if (this.qlog !== undefined) this.qlog.parametersSet(now, "remote", params, this.tls.suite?.name)
     this.streams.applyPeerParameters(params)
     this.drainStreamEvents()
     if (params.statelessResetToken !== undefined) this.remoteCids.setInitialResetToken(params.statelessResetToken)
@@ -879,6 +903,7 @@ export class Connection {
     this.events.push({ _tag: "ZeroRttRejected", connection: this.handle })
     // RFC 9001 §4.6.2: nothing sent in 0-RTT arrived; its stream data goes again in 1-RTT.
     const lost = this.recovery.declareLost("application", this.zeroRttPackets, now)
+    if (this.qlog !== undefined) for (const packet of lost) this.qlogPacketLost(now, "application", packet, undefined)
     for (const packet of lost) this.onPacketLost(this.spaces.application, packet)
     this.zeroRttPackets = []
     this.drainStreamEvents()
@@ -886,6 +911,7 @@ export class Connection {
 
   private onHandshakeComplete(now: number): void {
     this.state = "established"
+    if (this.qlog !== undefined) this.qlog.stateUpdated(now, "handshake_complete")
     this.events.push({ _tag: "Connected", connection: this.handle })
     this.zeroRttPackets = []
     if (this.role === "server") {
@@ -899,6 +925,7 @@ export class Connection {
   private confirmHandshake(now: number): void {
     if (this.handshakeConfirmed) return
     this.handshakeConfirmed = true
+    if (this.qlog !== undefined) this.qlog.stateUpdated(now, "handshake_confirmed")
     this.recovery.onHandshakeConfirmed(now)
     // RFC 9001 §4.9.2: Handshake keys are dropped once the handshake is confirmed.
     this.discardSpace("initial", now)
@@ -911,6 +938,10 @@ export class Connection {
     if (space.discarded) return
     space.discard()
     this.recovery.discardSpace(name, now)
+    if (this.qlog !== undefined && name !== "application") {
+      this.qlog.keyDiscarded(now, `client_${name}_secret`)
+      this.qlog.keyDiscarded(now, `server_${name}_secret`)
+    }
   }
 
   /** RFC 9000 §8.1.3: one NEW_TOKEN per connection, once the client's address is known good. */
@@ -951,9 +982,10 @@ export class Connection {
   }
 
   /** NSS key log: each 1-RTT key generation is CLIENT_/SERVER_TRAFFIC_SECRET_N. */
-  private logKeyUpdate(direction: "read" | "write"): void {
+  private logKeyUpdate(direction: "read" | "write", trigger: "local_update" | "remote_update" = "remote_update"): void {
     const log = this.init.keyLog
     const keys = this.oneRtt
+    if (this.qlog !== undefined && keys !== undefined) this.qlogKeyUpdate(direction, trigger)
     if (log === undefined || keys === undefined) return
     const ours = direction === "write"
     const side = (this.role === "client") === ours ? "CLIENT" : "SERVER"
@@ -992,6 +1024,7 @@ export class Connection {
 
   handleTimeout(now: number): void {
     if (this.state === "drained") return
+    if (this.qlog !== undefined) this.qlog.advance(now)
     if (this.state === "closing" || this.state === "draining") {
       if (this.closeDeadline !== undefined && now >= this.closeDeadline) this.state = "drained"
       return
@@ -1003,7 +1036,11 @@ export class Connection {
       return
     }
     const deadline = this.recovery.timerDeadline()
-    if (deadline !== undefined && now >= deadline) this.onRecoveryEvents(this.recovery.onTimeout(now))
+    if (deadline !== undefined && now >= deadline) {
+      const events = this.recovery.onTimeout(now)
+      if (this.qlog !== undefined) this.qlogRecovery(now, events, true)
+      this.onRecoveryEvents(events)
+    }
     if (this.pacingDeadline !== undefined && now >= this.pacingDeadline) this.pacingDeadline = undefined
     this.oneRtt?.onTimer(now)
     if (this.pathValidation !== undefined && now >= this.pathValidation.deadline) {
@@ -1025,6 +1062,7 @@ export class Connection {
   private emitClosed(reason: CloseReason): void {
     if (this.closeReason !== undefined) return
     this.closeReason = reason
+    if (this.qlog !== undefined) this.qlog.connectionClosed(this.qlog.lastNow, reason)
     this.events.push({ _tag: "ConnectionClosed", connection: this.handle, reason })
   }
 
@@ -1035,10 +1073,12 @@ export class Connection {
   /** RFC 9000 §10.2: enter the closing state, sending CONNECTION_CLOSE until 3 PTOs pass. */
   private close(now: number, reason: CloseReason, frame: Frame | undefined): void {
     if (this.state === "closing" || this.state === "draining" || this.state === "drained") return
+    if (this.qlog !== undefined) this.qlog.advance(now)
     this.emitClosed(reason)
     this.closeFrame = frame
     this.closeFrameSentAt = -1
     this.state = frame === undefined ? "drained" : "closing"
+    if (this.qlog !== undefined && frame !== undefined) this.qlog.stateUpdated(now, "closing")
     this.closeDeadline = now + 3 * this.currentPto()
   }
 
@@ -1454,6 +1494,8 @@ export class Connection {
       payloadEnd = padTo
     }
     if (packet.lengthOffset >= 0) setLongHeaderLength(buffer, packet.lengthOffset, payloadEnd + AEAD_TAG_LENGTH - packet.pnOffset)
+    // qlog: the frames as they go out, decoded from the plaintext before it is sealed.
+    const qlogFrames = this.qlog === undefined ? undefined : this.qlogSentFrames(packet, buffer.subarray(packet.pnOffset + packet.pnLength, payloadEnd))
     const end = sealPacket(packet.keys, buffer, packet.start, packet.pnOffset, packet.pnLength, payloadEnd, packet.packetNumber)
     w.offset = end
     if (packet.space === "application" && !packet.zeroRtt) this.oneRtt!.onPacketSealed(packet.packetNumber)
@@ -1479,6 +1521,7 @@ export class Connection {
         zeroRtt: packet.zeroRtt
       }
     })
+    if (qlogFrames !== undefined) this.qlogPacketSent(now, packet, qlogFrames, size, payloadEnd - packet.pnOffset - packet.pnLength)
     if (packet.ackEliciting) {
       this.lastAckElicitingSent = now
       // RFC 9000 §10.1: only the first ack-eliciting packet since the last one received restarts the idle timer.
@@ -1498,7 +1541,7 @@ export class Connection {
     const limit = Math.min(keys.suite.confidentialityLimit * 0.9, interval ?? Infinity)
     if (keys.sealedInPhase >= limit) {
       keys.initiate()
-      this.logKeyUpdate("write")
+      this.logKeyUpdate("write", "local_update")
     }
   }
 
@@ -1522,8 +1565,136 @@ export class Connection {
     const keys = this.oneRtt
     if (keys === undefined || !this.handshakeConfirmed || !keys.canInitiate()) return false
     keys.initiate()
-    this.logKeyUpdate("write")
+    this.logKeyUpdate("write", "local_update")
     return true
+  }
+
+  // ---- qlog (only called when a trace is open) ------------------------------------
+
+  private openQlog(init: ConnectionInit): QlogTrace | undefined {
+    const trace = QlogTrace.open(init.qlog!, { side: init.role, odcid: init.originalDcid, now: init.now, unixMillis: init.unixMillis(init.now) })
+    if (trace === undefined) return undefined
+    trace.connectionStarted(init.now, init.remote, init.localCid.cid, init.remoteCid)
+    trace.versionInformation(init.now, init.role, supportedVersions.map((v) => v.number), init.version.number)
+    trace.stateUpdated(init.now, init.role === "client" ? "attempted" : "handshake_started")
+    return trace
+  }
+
+  /** Ends the trace (the endpoint calls this when it lets the connection go). */
+  endQlog(): void {
+    if (this.qlog !== undefined) this.qlog.end(this.qlog.lastNow)
+  }
+
+  private qlogSentFrames(packet: PendingPacket, payload: Uint8Array) {
+    const type = packet.space === "application" ? (packet.zeroRtt ? "0rtt" : "1rtt") : packet.space
+    // RFC 9000 §19.3: our exponent scales the delay of our application ACKs; the others carry 0.
+    return describePayload(payload, type, packet.space === "application" ? this.transport.ackDelayExponent : 3)
+  }
+
+  private qlogPacketSent(now: number, packet: PendingPacket, frames: ReturnType<typeof describePayload>, size: number, payloadLength: number): void {
+    const qlog = this.qlog!
+    const type: QlogPacketType = packet.space === "application" ? (packet.zeroRtt ? "0RTT" : "1RTT") : packet.space
+    const dcid = toHex(this.remoteCids.active.cid)
+    const header: QlogPacketHeader = type === "1RTT"
+      ? { packet_type: type, packet_number: packet.packetNumber, dcid }
+      : {
+        packet_type: type,
+        packet_number: packet.packetNumber,
+        version: this.version.number.toString(16).padStart(8, "0"),
+        dcid,
+        scid: toHex(this.init.localCid.cid),
+        ...(type === "initial" ? { token: { raw: { length: this.role === "client" ? this.token.length : 0 } } } : {})
+      }
+    qlog.packetSent(now, header, frames, size, payloadLength)
+    this.qlogMetrics(now)
+  }
+
+  private qlogPacketReceived(
+    now: number,
+    type: "initial" | "handshake" | "0rtt" | "1rtt",
+    pn: number,
+    header: LongHeader | ShortHeader,
+    frames: ReadonlyArray<Frame>,
+    payloadLength: number
+  ): void {
+    const packetType: QlogPacketType = type === "0rtt" ? "0RTT" : type === "1rtt" ? "1RTT" : type
+    const qlogHeader: QlogPacketHeader = header.form === "short"
+      ? { packet_type: packetType, packet_number: pn, dcid: toHex(header.dcid) }
+      : {
+        packet_type: packetType,
+        packet_number: pn,
+        version: header.version.number.toString(16).padStart(8, "0"),
+        dcid: toHex(header.dcid),
+        scid: toHex(header.scid),
+        ...(type === "initial" ? { token: { raw: { length: header.token.length } } } : {})
+      }
+    // RFC 9000 §19.3: the peer's exponent scales its application ACK delays.
+    const exponent = type === "1rtt" || type === "0rtt" ? this.peerParams?.ackDelayExponent ?? 3 : 3
+    const described = new Array<ReturnType<typeof describePayload>[number]>(frames.length)
+    for (let i = 0; i < frames.length; i++) described[i] = describeFrame(frames[i]!, exponent)
+    this.qlog!.packetReceived(now, qlogHeader, described, header.end - header.start, payloadLength)
+  }
+
+  private qlogRetryReceived(now: number, header: RetryHeader): void {
+    this.qlog!.packetReceived(now, {
+      packet_type: "retry",
+      version: header.version.number.toString(16).padStart(8, "0"),
+      dcid: toHex(header.dcid),
+      scid: toHex(header.scid),
+      token: { raw: { length: header.token.length } }
+    }, [], header.end - header.start)
+  }
+
+  /** transport:packets_acked, recovery:packet_lost and recovery:metrics_updated for what an ACK or a timer produced. */
+  private qlogRecovery(now: number, events: RecoveryEvents<Sent>, timer: boolean): void {
+    const qlog = this.qlog!
+    if (events.acked.length > 0) {
+      const numbers = new Array<number>(events.acked.length)
+      for (let i = 0; i < events.acked.length; i++) numbers[i] = events.acked[i]!.packetNumber
+      qlog.packetsAcked(now, events.space === "application" ? "application_data" : events.space, numbers)
+    }
+    const largestAcked = this.recovery.largestAcked(events.space) ?? -1
+    for (const list of [events.lost, events.lostPmtuProbes]) {
+      for (const packet of list) {
+        // RFC 9002 §6.1.1: kPacketThreshold (3) later packets acknowledged; otherwise the time threshold (§6.1.2).
+        const trigger = !timer && largestAcked - packet.packetNumber >= 3 ? "reordering_threshold" : "time_threshold"
+        this.qlogPacketLost(now, events.space, packet, trigger)
+      }
+    }
+    this.qlogMetrics(now)
+  }
+
+  private qlogPacketLost(now: number, space: PacketNumberSpace, packet: SentPacket<Sent>, trigger: "reordering_threshold" | "time_threshold" | undefined): void {
+    const type: QlogPacketType = space === "application" ? (packet.payload.zeroRtt ? "0RTT" : "1RTT") : space
+    this.qlog!.packetLost(now, { packet_type: type, packet_number: packet.packetNumber }, describeSentFrames(packet.payload), trigger, packet.isPmtuProbe)
+  }
+
+  private qlogMetrics(now: number): void {
+    const r = this.recovery
+    this.qlog!.metricsUpdated(now, {
+      minRtt: r.rtt.min,
+      smoothedRtt: r.rtt.smoothed,
+      latestRtt: r.rtt.latest,
+      rttVariance: r.rtt.rttvar,
+      congestionWindow: r.congestion.window,
+      bytesInFlight: r.bytesInFlight,
+      ssthresh: r.congestion.slowStartThreshold,
+      ptoCount: r.consecutivePtoCount
+    })
+  }
+
+  private qlogKeysInstalled(now: number, level: "early" | "handshake" | "application", direction: "read" | "write"): void {
+    // Whose secret: ours when we write with it, the peer's when we read.
+    const side = (this.role === "client") === (direction === "write") ? "client" : "server"
+    const keyType: QlogKeyType = `${side}_${level === "early" ? "0rtt" : level === "handshake" ? "handshake" : "1rtt"}_secret`
+    this.qlog!.keyUpdated(now, keyType, "tls", level === "application" ? 0 : undefined)
+  }
+
+  private qlogKeyUpdate(direction: "read" | "write", trigger: "local_update" | "remote_update"): void {
+    const keys = this.oneRtt!
+    const ours = direction === "write"
+    const side = (this.role === "client") === ours ? "client" : "server"
+    this.qlog!.keyUpdated(this.qlog!.lastNow, `${side}_1rtt_secret`, trigger, ours ? keys.writeGeneration : keys.readGeneration)
   }
 
   // ---- application API ---------------------------------------------------------

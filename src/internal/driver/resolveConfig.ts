@@ -159,7 +159,8 @@ export const resolveConfig = (
       maxTransmitDatagrams: config.maxTransmitDatagrams,
       rngSeed: config.rngSeed,
       // The driver's `now` is Clock time in µs since the Unix epoch.
-      unixMillis: (now) => Math.floor(now / 1000)
+      unixMillis: (now) => Math.floor(now / 1000),
+      qlog: config.qlog
     }
     return { config, core }
   })

@@ -200,6 +200,11 @@ export class LossDetection<T> {
     return largest < 0 ? undefined : largest
   }
 
+  /** RFC 9002 A.3 pto_count: consecutive PTO expirations (qlog's recovery metrics). */
+  get consecutivePtoCount(): number {
+    return this.ptoCount
+  }
+
   timeOfLastAckEliciting(space: PacketNumberSpace): number | undefined {
     return this.spaces[space].timeOfLastAckEliciting
   }

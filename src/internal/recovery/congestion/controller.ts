@@ -13,6 +13,8 @@ export interface CongestionController {
   readonly inSlowStart: boolean
   /** For stats: a recovery period is running (RFC 9002 §7.3.2). */
   readonly inRecovery: boolean
+  /** For stats and qlog: the slow start threshold in bytes (Infinity until the first congestion event). */
+  readonly slowStartThreshold: number
   /** An in-flight packet of `bytes`, sent at `sentTime`, was acknowledged. */
   onAck(now: number, sentTime: number, bytes: number, rtt: RttEstimator, appLimited: boolean): void
   /**
@@ -70,6 +72,10 @@ export abstract class WindowController implements CongestionController {
 
   get inRecovery(): boolean {
     return this.recovering
+  }
+
+  get slowStartThreshold(): number {
+    return this.ssthresh
   }
 
   onAck(now: number, sentTime: number, bytes: number, rtt: RttEstimator, appLimited: boolean): void {
