@@ -60,6 +60,7 @@ const server = Command.make("server", {
   keylog: keyLogFlag,
   qlog: qlogFlag,
   retry: Options.boolean("retry").pipe(Options.withDescription("validate client addresses with Retry")),
+  cipher: Options.choice("cipher", CipherSuiteName.literals).pipe(Options.optional, Options.withDescription("the only suite to accept")),
   ...transportFlags
 }, (flags) =>
   Effect.gen(function*() {
@@ -71,6 +72,7 @@ const server = Command.make("server", {
       keyLog: Option.getOrUndefined(flags.keylog),
       qlog: Option.getOrUndefined(flags.qlog),
       retry: flags.retry,
+      cipher: Option.getOrUndefined(flags.cipher),
       maxUdpPayload: yield* checkPayload(flags.maxUdpPayload),
       congestionControl: flags.congestionControl
     })

@@ -6,6 +6,7 @@
 import { Clock, Effect, Fiber, Option, type Scope, Stream } from "effect"
 import type { Connection } from "../Connection.js"
 import * as Endpoint from "../Endpoint.js"
+import * as NodeQlog from "../NodeQlog.js"
 import * as NodeUdpSocket from "../NodeUdpSocket.js"
 import type { CipherSuiteName } from "../QuicConfig.js"
 import type { QuicCrypto } from "../QuicCrypto.js"
@@ -179,7 +180,8 @@ const makeEndpoint = (target: ResolvedAddress, options: ClientOptions) =>
       },
       ...(options.cipher === undefined ? {} : { cipherSuites: [options.cipher] }),
       transport: transportOptions(options),
-      keyLog
+      keyLog,
+      ...(options.qlog === undefined ? {} : { qlog: NodeQlog.dir(options.qlog) })
     }).pipe(Effect.provideService(UdpSocket, socket))
   })
 

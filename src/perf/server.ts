@@ -9,7 +9,9 @@ import { join } from "node:path"
 import type { Connection } from "../Connection.js"
 import * as Endpoint from "../Endpoint.js"
 import * as NodeCertificate from "../NodeCertificate.js"
+import * as NodeQlog from "../NodeQlog.js"
 import * as NodeUdpSocket from "../NodeUdpSocket.js"
+import type { CipherSuiteName } from "../QuicConfig.js"
 import type { QuicStream } from "../Stream.js"
 import { UdpSocket } from "../UdpSocket.js"
 import { PerfError } from "./failure.js"
@@ -26,6 +28,7 @@ export interface ServerOptions extends TransportFlags {
   readonly keyLog: string | undefined
   readonly qlog: string | undefined
   readonly retry: boolean
+  readonly cipher: CipherSuiteName | undefined
 }
 
 const SELF_SIGNED_NAMES = ["localhost", "127.0.0.1", "::1"]
@@ -96,8 +99,10 @@ export const runServer = (options: ServerOptions) =>
         retry: options.retry,
         earlyData: true
       },
+      ...(options.cipher === undefined ? {} : { cipherSuites: [options.cipher] }),
       transport: transportOptions(options),
-      keyLog
+      keyLog,
+      ...(options.qlog === undefined ? {} : { qlog: NodeQlog.dir(options.qlog) })
     }).pipe(Effect.provideService(UdpSocket, socket))
     const local = yield* endpoint.localAddress
     yield* Console.log(`quic-perf server listening on ${formatAddress(local)} (ALPN ${options.alpn.join(", ")})`)
