@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest"
 import { TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256 } from "../../src/internal/crypto/suite.js"
+import { ExtensionType, PskKeyExchangeMode } from "../../src/internal/tls/constants.js"
+import { decodePskModes } from "../../src/internal/tls/extensions.js"
+import { decodeClientHello, findExtension } from "../../src/internal/tls/messages.js"
 import type { TlsEvent } from "../../src/internal/tls/session.js"
 import { type SessionTicket, TicketSealer, UsedTickets } from "../../src/internal/tls/ticket.js"
 import type { ServerTicketConfig } from "../../src/internal/tls/server.js"
@@ -31,6 +34,20 @@ describe.each(backends)("resumption and 0-RTT on the %s backend", (_name, backen
     expect(trace.serverFailure).toBeUndefined()
     return ticketsOf(trace.client)
   }
+
+  it("lists psk_dhe_ke in its first ClientHello, without a ticket, so servers issue tickets it can use", () => {
+    // Go's TLS server derives no resumption secret for a client that lists no mode
+    // (its tickets then never resume): found against quic-go.
+    const client = new TlsClient(clientConfig(backend))
+    const trace = runHandshake(client, new TlsServer(serverConfig(backend, { tickets: ticketConfig() })), NOW)
+    const first = trace.client.find((e) => e._tag === "HandshakeData" && e.level === "initial")
+    if (first?._tag !== "HandshakeData") throw new Error("no ClientHello")
+    const hello = decodeClientHello(first.data.subarray(4))
+    if ("_tag" in hello) throw new Error(hello.reason)
+    expect(findExtension(hello.extensions, ExtensionType.pre_shared_key)).toBeUndefined()
+    const modes = decodePskModes(findExtension(hello.extensions, ExtensionType.psk_key_exchange_modes)!)
+    expect(modes).toEqual([PskKeyExchangeMode.psk_dhe_ke])
+  })
 
   it("issues tickets after the handshake with the QUIC max_early_data_size", () => {
     const tickets = firstConnection(ticketConfig())

@@ -133,7 +133,7 @@ export class TlsClient extends TlsSession {
     // RFC 8446 §4.2.10: 0-RTT data belongs to the ticket's application protocol, so we must still offer it.
     this.earlyDataOffered = session !== undefined && this.config.earlyData === true && session.maxEarlyData > 0 &&
       this.config.alpn.includes(session.alpn)
-    this.helloExtensions = this.baseExtensions(session !== undefined)
+    this.helloExtensions = this.baseExtensions()
     if (this.earlyDataOffered) this.helloExtensions.push({ type: ExtensionType.early_data, data: EMPTY_EXTENSION })
     const hello = this.writeClientHello(session, unixMillis)
     if (this.earlyDataOffered && session !== undefined) {
@@ -154,7 +154,7 @@ export class TlsClient extends TlsSession {
     return s
   }
 
-  private baseExtensions(offerPsk: boolean): Array<Extension> {
+  private baseExtensions(): Array<Extension> {
     const c = this.config
     const extensions: Array<Extension> = []
     if (!isIpLiteral(c.serverName)) extensions.push({ type: ExtensionType.server_name, data: encodeServerName(c.serverName) })
@@ -170,7 +170,9 @@ export class TlsClient extends TlsSession {
       { type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(c.alpn) },
       { type: ExtensionType.quic_transport_parameters, data: c.transportParameters }
     )
-    if (offerPsk) extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: encodePskModes([PskKeyExchangeMode.psk_dhe_ke]) })
+    // RFC 8446 §4.2.9: sent in every hello, not only with a PSK, because servers
+    // (Go's among them) issue usable tickets only to clients that list a mode.
+    extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: encodePskModes([PskKeyExchangeMode.psk_dhe_ke]) })
     return extensions
   }
 
