@@ -1,21 +1,50 @@
-import { Chunk, type Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, PubSub, Queue, type Scope, Stream } from "effect"
-import type { UdpSocketService } from "../../UdpSocket.js"
+import {
+  Cause,
+  type Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  type Fiber,
+  FiberId,
+  Option,
+  PubSub,
+  Queue,
+  Runtime,
+  type Scope,
+  Stream
+} from "effect"
+import type { OutgoingDatagrams, UdpSocketService } from "../../UdpSocket.js"
 import type { SocketAddress } from "../address.js"
-import type { QuicEndpoint } from "../endpoint.js"
+import type { OutgoingPacket, QuicEndpoint } from "../endpoint.js"
 import type { CloseReason, QuicEvent } from "../events.js"
+import { type DirectReceiver, type DirectSocket, directSocketOf } from "./directSocket.js"
 
 /**
- * The endpoint driver (ARCHITECTURE.md §2): the one fiber that moves bytes
+ * The endpoint driver (ARCHITECTURE.md §2): the one place that moves bytes
  * between the socket and the sans-IO core, runs its timers on Effect's
  * `Clock` (so `TestClock` drives them), and turns the core's events into
  * per-connection and per-stream signals.
  *
- * Application calls run synchronously on the caller's fiber inside
- * `Effect.sync` (`Driver.call`): JavaScript runs one fiber step at a time,
- * so the core is never entered concurrently, and nothing is copied between
- * fibers. Each call wakes the driver, which then sends what the call queued.
+ * Nothing is handed between fibers on the way through. With the sockets of
+ * this package (./directSocket.ts) each received datagram enters the core
+ * synchronously from the socket's own event; once the burst of datagrams
+ * that arrived together is in, the driver {@link Driver.pump pumps} once:
+ * due timers, events to signals, and everything the core has to send out
+ * to the socket, for as long as the socket takes it. Application calls run
+ * synchronously on the caller's fiber (`Driver.call`): JavaScript runs one
+ * fiber step at a time, so the core is never entered concurrently; each call
+ * pumps too, so what it queued leaves at once. Fibers are woken only for
+ * what the application can see (a stream readable or writable, a new
+ * connection or stream, a datagram, a close).
+ *
+ * Timers: one fiber sleeps on `Clock` until the core's next deadline, and
+ * is replaced only when the deadline moves earlier; a later deadline is
+ * picked up when the sleeping one fires.
+ *
+ * A socket without the direct interface is driven through its public
+ * `receive` stream (one fiber) and `send` effect (one batch in flight).
  */
-
 /** Events an application may observe on a connection besides streams and datagrams. */
 export type ConnectionEvent =
   | { readonly _tag: "HandshakeDataReady" }
@@ -70,61 +99,67 @@ export class ConnectionSignals {
 
 export const isEnd = (value: unknown): value is End => value === END
 
-type Input =
-  | { readonly _tag: "Datagram"; readonly data: Uint8Array; readonly remote: SocketAddress }
-  | { readonly _tag: "Wake" }
+/** Pump rounds (each: pending datagrams, due timers, events, sends) before the driver lets others run. */
+const MAX_PUMP_ROUNDS = 16
 
-const WAKE: Input = { _tag: "Wake" }
-
-/** Flush rounds per iteration before the driver looks at its inbox again. */
+/** Flush rounds of one pump: each pulls up to the core's send-queue capacity. */
 const MAX_FLUSH_ROUNDS = 16
+
+/** Datagram batches handed to a socket without the direct interface at once. */
+const GENERIC_BATCH = 64
+
+interface Received {
+  readonly data: Uint8Array
+  readonly remote: SocketAddress
+}
 
 export class Driver {
   readonly connections = new Map<number, ConnectionSignals>()
   /** Server connections whose handshake completed, waiting for `accept`. */
   readonly incoming = Effect.runSync(Queue.unbounded<ConnectionSignals | End>())
-  private readonly inbox = Effect.runSync(Queue.bounded<Input>(4096))
-  private wakePending = false
+  private readonly direct: DirectSocket | undefined
+  private readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
+  /** Inside the core: a datagram or pump arriving now (re-entrantly, from an in-process network) waits. */
+  private busy = false
+  /** Another pump round is wanted. */
+  private again = false
+  private pendingIn: Array<Received> = []
+  /** The socket asked to wait (direct: until `writable`; generic: while a batch is in flight). */
+  private blocked = false
+  private outgoing: Array<OutgoingDatagrams> = []
   private timer: Fiber.RuntimeFiber<void> | undefined
-  private timerDeadline: number | undefined
+  /** The deadline (core µs) the timer fiber sleeps until. */
+  private timerAt: number | undefined
+  private continuation = false
   private closing = false
+  private stopped = false
 
   constructor(
     readonly endpoint: QuicEndpoint,
     private readonly socket: UdpSocketService,
     private readonly clock: Clock.Clock,
-    private readonly scope: Scope.Scope,
+    runtime: Runtime.Runtime<never>,
     private readonly datagramQueue: number
-  ) {}
+  ) {
+    this.direct = directSocketOf(socket)
+    this.runFork = Runtime.runFork(runtime)
+  }
 
   /** The core's clock: µs since the Unix epoch on Effect's `Clock`. */
   now(): number {
     return Number(this.clock.unsafeCurrentTimeNanos() / 1000n)
   }
 
-  /** Runs `f` against the core now and wakes the driver to send what it queued. */
+  /** Runs `f` against the core now, then pumps (events, and what the call queued goes out). */
   call<A>(f: (endpoint: QuicEndpoint, now: number) => A): Effect.Effect<A> {
-    return Effect.sync(() => {
-      const result = f(this.endpoint, this.now())
-      this.dispatch()
-      this.wake()
-      return result
-    })
+    return Effect.sync(() => this.unsafeCall(f))
   }
 
   /** Like `call`, for code already inside `Effect.sync`. */
   unsafeCall<A>(f: (endpoint: QuicEndpoint, now: number) => A): A {
     const result = f(this.endpoint, this.now())
-    this.dispatch()
-    this.wake()
+    this.pump()
     return result
-  }
-
-  wake(): void {
-    if (this.wakePending) return
-    this.wakePending = true
-    // A full inbox means the driver is about to run anyway; the flag stays set.
-    Queue.unsafeOffer(this.inbox, WAKE)
   }
 
   /** Registers a connection the application created (client) before its events arrive. */
@@ -136,6 +171,194 @@ export class Driver {
     }
     return signals
   }
+
+  // ---- the socket side ------------------------------------------------------------
+
+  /** What a direct socket calls. */
+  private readonly receiver: DirectReceiver = {
+    datagram: (data, remote) => this.receive(data, remote),
+    endOfBurst: () => this.pump(),
+    writable: () => {
+      this.blocked = false
+      this.pump()
+    },
+    failed: (error) => void this.runFork(Effect.logError("effect-quic: socket receive failed", error))
+  }
+
+  /**
+   * Connects the driver to its socket: attaches to a direct socket, or
+   * forks the fiber that reads the public `receive` stream. Closing `scope`
+   * detaches it.
+   */
+  start(scope: Scope.Scope): Effect.Effect<void> {
+    const direct = this.direct
+    if (direct !== undefined) {
+      return Effect.sync(() => direct.attach(this.receiver))
+    }
+    const receiveLoop = this.socket.receive.pipe(
+      Stream.runForEachChunk((chunk) =>
+        Effect.sync(() => {
+          for (const datagram of chunk) this.receive(datagram.data, datagram.remote)
+          this.pump()
+        })
+      ),
+      Effect.catchAll((error) => Effect.logError("effect-quic: socket receive failed", error))
+    )
+    return Effect.asVoid(Effect.forkIn(receiveLoop, scope))
+  }
+
+  /** One received datagram into the core (or, while the core is busy, into the pending list). */
+  private receive(data: Uint8Array, remote: SocketAddress): void {
+    if (this.stopped) return
+    if (this.busy) {
+      this.pendingIn.push({ data, remote })
+      this.again = true
+      return
+    }
+    this.busy = true
+    try {
+      this.endpoint.handleDatagram(this.now(), data, remote)
+    } catch (error) {
+      this.defect(error)
+    } finally {
+      this.busy = false
+    }
+  }
+
+  /**
+   * Moves everything that is ready: datagrams that arrived while the core
+   * was busy, due timers, events to signals, and the core's datagrams to the
+   * socket while it takes them; then aims the timer at the next deadline.
+   * Synchronous; re-entrant calls only ask for another round.
+   */
+  pump(): void {
+    if (this.stopped) return
+    if (this.busy) {
+      this.again = true
+      return
+    }
+    this.busy = true
+    try {
+      let rounds = 0
+      do {
+        this.again = false
+        if (this.pendingIn.length > 0) {
+          const pending = this.pendingIn
+          this.pendingIn = []
+          for (const datagram of pending) this.endpoint.handleDatagram(this.now(), datagram.data, datagram.remote)
+        }
+        const now = this.now()
+        const deadline = this.endpoint.nextTimerDeadline()
+        if (deadline !== undefined && deadline <= now) this.endpoint.driveTimers(now)
+        this.dispatch()
+        this.transmit()
+        if (!this.again) {
+          // A timer that came due while sending is run now rather than after a sleep.
+          const next = this.endpoint.nextTimerDeadline()
+          if (next !== undefined && next <= this.now()) this.again = true
+        }
+      } while ((this.again || this.pendingIn.length > 0) && ++rounds < MAX_PUMP_ROUNDS)
+      if (this.again || this.pendingIn.length > 0) this.continueLater()
+      this.armTimer()
+    } catch (error) {
+      this.defect(error)
+    } finally {
+      this.busy = false
+    }
+  }
+
+  /** Pumps again after other fibers had their turn (the pump gave up after its round limit). */
+  private continueLater(): void {
+    if (this.continuation) return
+    this.continuation = true
+    this.runFork(Effect.zipRight(
+      Effect.yieldNow(),
+      Effect.sync(() => {
+        this.continuation = false
+        this.pump()
+      })
+    ))
+  }
+
+  /** Sends what the core has queued, pulling more from its connections, until done or the socket pushes back. */
+  private transmit(): void {
+    const endpoint = this.endpoint
+    for (let round = 0; round < MAX_FLUSH_ROUNDS && !this.blocked; round++) {
+      endpoint.flush(this.now())
+      let packet = endpoint.pollSend()
+      if (packet === undefined) break
+      do {
+        if (!this.send(packet)) this.blocked = true
+        else packet = endpoint.pollSend()
+      } while (!this.blocked && packet !== undefined)
+      this.dispatch()
+    }
+    if (this.outgoing.length > 0) this.sendGeneric()
+  }
+
+  /** Hands one packet (one datagram, or several of `segmentSize`) to the socket; false once it wants no more. */
+  private send(packet: OutgoingPacket): boolean {
+    const direct = this.direct
+    const { destination, data, segmentSize } = packet
+    if (direct === undefined) {
+      this.outgoing.push({ destination, data, segmentSize })
+      return this.outgoing.length < GENERIC_BATCH
+    }
+    if (segmentSize === undefined || data.length <= segmentSize) return direct.send(destination, data)
+    let more = true
+    for (let offset = 0; offset < data.length; offset += segmentSize) {
+      if (!direct.send(destination, data.subarray(offset, Math.min(offset + segmentSize, data.length)))) more = false
+    }
+    return more
+  }
+
+  /** A socket without the direct interface: one `send` batch in flight at a time. */
+  private sendGeneric(): void {
+    const batch = this.outgoing
+    this.outgoing = []
+    this.blocked = true
+    this.runFork(
+      this.socket.send(batch).pipe(
+        Effect.catchAll((error) => Effect.logDebug("effect-quic: send failed", error)),
+        Effect.ensuring(Effect.sync(() => {
+          this.blocked = false
+          this.pump()
+        }))
+      )
+    )
+  }
+
+  /** Keeps one timer fiber aimed at the core's next deadline; replaced only when the deadline moves earlier. */
+  private armTimer(): void {
+    const deadline = this.endpoint.nextTimerDeadline()
+    if (deadline === undefined) return
+    if (this.timerAt !== undefined && this.timerAt <= deadline) return
+    const wait = Math.ceil(deadline - this.now())
+    // Already due: the pump's continuation runs it.
+    if (wait <= 0) return this.continueLater()
+    const previous = this.timer
+    this.timerAt = deadline
+    const fiber: Fiber.RuntimeFiber<void> = this.runFork(
+      Effect.zipRight(
+        this.clock.sleep(Duration.micros(BigInt(wait))),
+        Effect.sync(() => {
+          if (this.timer !== fiber) return
+          this.timer = undefined
+          this.timerAt = undefined
+          this.pump()
+        })
+      )
+    )
+    this.timer = fiber
+    previous?.unsafeInterruptAsFork(FiberId.none)
+  }
+
+  /** A bug in the core or the driver: logged, never thrown into the socket's event handler. */
+  private defect(error: unknown): void {
+    this.runFork(Effect.logError("effect-quic: driver failed", Cause.die(error)))
+  }
+
+  // ---- events --------------------------------------------------------------------
 
   /** Turns every pending core event into signals (synchronous). */
   private dispatch(): void {
@@ -235,95 +458,36 @@ export class Driver {
     this.clientHandles.delete(handle)
   }
 
-  /** Feeds every datagram the socket receives into the inbox. */
-  readonly receiveLoop: Effect.Effect<void> = Effect.suspend(() =>
-    this.socket.receive.pipe(
-      Stream.runForEachChunk((chunk) =>
-        Queue.offerAll(this.inbox, Chunk.map(chunk, (d): Input => ({ _tag: "Datagram", data: d.data, remote: d.remote })))
-      ),
-      Effect.catchAll((error) => Effect.logError("effect-quic: socket receive failed", error))
-    )
-  )
-
-  /** The driver loop: inbox → core → signals → socket, forever. */
-  readonly loop: Effect.Effect<never> = Effect.suspend(() => {
-    const iteration = Effect.gen(this, function*() {
-      const inputs = yield* Queue.takeBetween(this.inbox, 1, 1024)
-      this.wakePending = false
-      const now = this.now()
-      for (const input of inputs) {
-        if (input._tag === "Datagram") this.endpoint.handleDatagram(now, input.data, input.remote)
-      }
-      const deadline = this.endpoint.nextTimerDeadline()
-      if (deadline !== undefined && deadline <= now) this.endpoint.driveTimers(now)
-      this.dispatch()
-      yield* this.flush()
-      yield* this.rearm()
-    })
-    return Effect.forever(iteration)
-  })
-
-  /** Sends everything the core has queued, in socket batches. */
-  flush(): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
-      for (let round = 0; round < MAX_FLUSH_ROUNDS; round++) {
-        this.endpoint.flush(this.now())
-        this.dispatch()
-        const batch: Array<{ destination: SocketAddress; data: Uint8Array; segmentSize: number | undefined }> = []
-        for (let packet = this.endpoint.pollSend(); packet !== undefined; packet = this.endpoint.pollSend()) {
-          batch.push({ destination: packet.destination, data: packet.data, segmentSize: packet.segmentSize })
-        }
-        if (batch.length === 0) return
-        yield* this.socket.send(batch).pipe(
-          Effect.catchAll((error) => Effect.logDebug("effect-quic: send failed", error))
-        )
-      }
-      // More to send: come back after looking at the inbox.
-      this.wake()
-    })
-  }
-
-  /** Keeps one timer fiber aimed at the core's next deadline. */
-  private rearm(): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const deadline = this.endpoint.nextTimerDeadline()
-      if (deadline === undefined) return Effect.void
-      // An earlier timer still in place will wake us soon enough to re-aim.
-      if (this.timer !== undefined && this.timerDeadline !== undefined && this.timerDeadline <= deadline) return Effect.void
-      const previous = this.timer
-      this.timerDeadline = deadline
-      const wait = Math.max(0, deadline - this.now())
-      return Effect.sleep(Duration.micros(BigInt(wait))).pipe(
-        Effect.andThen(Effect.sync(() => {
-          this.timer = undefined
-          this.timerDeadline = undefined
-          this.wake()
-        })),
-        Effect.forkIn(this.scope),
-        Effect.tap((fiber) =>
-          Effect.sync(() => {
-            this.timer = fiber
-          })
-        ),
-        Effect.tap(() => (previous === undefined ? Effect.void : Fiber.interruptFork(previous))),
-        Effect.asVoid
-      )
-    })
-  }
-
   /**
    * Closes every connection with code 0 and sends the CONNECTION_CLOSE
-   * frames before the socket goes (used when the endpoint's scope closes).
+   * frames before the socket goes (used when the endpoint's scope closes),
+   * then detaches from the socket and stops the timer.
    */
   shutdown(): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
-      if (this.closing) return
+    return Effect.suspend(() => {
+      if (this.closing) return Effect.void
       this.closing = true
       const now = this.now()
       for (const handle of this.connections.keys()) this.endpoint.closeConnection(now, handle, 0n, "endpoint closed")
       this.dispatch()
-      yield* this.flush()
+      // Everything queued goes now, whatever the socket said about back-pressure.
+      this.endpoint.flush(now)
+      const last: Array<OutgoingDatagrams> = this.outgoing
+      this.outgoing = []
+      for (let packet = this.endpoint.pollSend(); packet !== undefined; packet = this.endpoint.pollSend()) {
+        if (this.direct !== undefined) this.send(packet)
+        else last.push({ destination: packet.destination, data: packet.data, segmentSize: packet.segmentSize })
+      }
+      this.dispatch()
+      this.stopped = true
+      this.direct?.detach(this.receiver)
+      this.timer?.unsafeInterruptAsFork(FiberId.none)
+      this.timer = undefined
+      this.timerAt = undefined
       Queue.unsafeOffer(this.incoming, END)
+      return last.length === 0
+        ? Effect.void
+        : this.socket.send(last).pipe(Effect.catchAll((error) => Effect.logDebug("effect-quic: send failed", error)))
     })
   }
 }

@@ -32,9 +32,9 @@ export const make = (
     const endpoint = new QuicEndpoint(core, local, backend)
     const scope = yield* Effect.scope
     const clock = yield* Effect.clock
-    const driver = new Driver(endpoint, socket, clock, scope, config.transport.datagramReceiveQueue)
-    yield* Effect.forkIn(driver.loop, scope)
-    yield* Effect.forkIn(driver.receiveLoop, scope)
+    const runtime = yield* Effect.runtime<never>()
+    const driver = new Driver(endpoint, socket, clock, runtime, config.transport.datagramReceiveQueue)
+    yield* driver.start(scope)
     const sampler = new StatsSampler()
     yield* Effect.forkIn(
       Effect.repeat(Effect.suspend(() => sampler.sample(endpoint, driver.connections.keys())), Schedule.spaced("1 second")),

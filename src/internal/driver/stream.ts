@@ -37,7 +37,8 @@ export const makeQuicStream = (
       const result = driver.unsafeCall((e, now) => e.streamRecv(now, handle, id, max))
       if (!("_tag" in result)) {
         if (result.finished) signals.readFinished = true
-        if (result.data.length > 0) return Effect.succeed(Option.some(result.data.slice()))
+        // A view of the core's receive buffer, which never writes below the read offset again: no copy.
+        if (result.data.length > 0) return Effect.succeed(Option.some(result.data))
         return result.finished ? Effect.succeed(Option.none()) : loop()
       }
       switch (result._tag) {

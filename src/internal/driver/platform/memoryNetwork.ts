@@ -9,6 +9,11 @@
  * send that becomes the earliest arrival wakes it. One fiber and one queue
  * (rather than a sleeping fiber per datagram) keep ties first-in, first-out
  * and make a `TestClock.adjust` deliver in a fixed order.
+ *
+ * Sockets also carry the driver's direct interface (../directSocket.ts): an
+ * attached receiver gets each datagram synchronously from the delivery
+ * (inside the delivery fiber, so still under `Clock`), and the end of the
+ * burst once every datagram due at that instant was delivered.
  */
 import { Clock, Context, Deferred, Duration, Effect, Exit, FiberId, Layer, Mailbox, type Scope } from "effect"
 import type * as api from "../../../MemoryNetwork.js"
@@ -27,6 +32,7 @@ import {
 } from "../../platform/linkModel.js"
 import { Prng } from "../../platform/prng.js"
 import { segments } from "../../platform/segments.js"
+import { type DirectReceiver, type DirectSocket, DirectSocketTypeId } from "../directSocket.js"
 
 export const tag = Context.GenericTag<api.MemoryNetwork>("effect-quic/MemoryNetwork")
 
@@ -51,6 +57,8 @@ interface Slot {
   key: string
   closed: boolean
   readonly mailbox: Mailbox.Mailbox<Datagram>
+  /** The driver attached for direct delivery, if any. */
+  receiver: DirectReceiver | undefined
 }
 
 interface InFlight {
@@ -186,13 +194,14 @@ class Network {
     if (this.sockets.has(key)) {
       return new SocketError({ reason: "AddressInUse", message: `${key} is already bound on the memory network` })
     }
-    const slot: Slot = { address: resolved, key, closed: false, mailbox }
+    const slot: Slot = { address: resolved, key, closed: false, mailbox, receiver: undefined }
     this.sockets.set(key, slot)
     return slot
   }
 
   unbind(slot: Slot): void {
     slot.closed = true
+    slot.receiver = undefined
     if (this.sockets.get(slot.key) === slot) this.sockets.delete(slot.key)
   }
 
@@ -312,13 +321,28 @@ class Network {
     }
   }
 
-  private deliver(packet: InFlight, now: number): void {
+  /**
+   * Hands one datagram to its socket. A direct receiver is told the burst
+   * ended at once, or, when `burst` is given, by the caller once every
+   * datagram due now was delivered.
+   */
+  private deliver(packet: InFlight, now: number, burst?: Set<DirectReceiver>): void {
     const counters = packet.direction.counters
     const slot = this.sockets.get(packet.toKey)
     let fate: api.Fate
     if (slot === undefined || slot.closed) {
       counters.unreachable++
       fate = "unreachable"
+    } else if (slot.receiver !== undefined) {
+      const receiver = slot.receiver
+      counters.delivered++
+      counters.bytesDelivered += packet.data.length
+      fate = "delivered"
+      this.record(packet.direction, packet.sentAt, now, packet.data, fate, packet)
+      receiver.datagram(packet.data, packet.direction.from)
+      if (burst === undefined) receiver.endOfBurst()
+      else burst.add(receiver)
+      return
     } else if (slot.mailbox.unsafeOffer({ data: packet.data, remote: packet.direction.from })) {
       counters.delivered++
       counters.bytesDelivered += packet.data.length
@@ -335,9 +359,11 @@ class Network {
    * arrival: a sleep until it, cut short by a send that arrives earlier.
    */
   step(now: number): Effect.Effect<void> {
+    const burst = new Set<DirectReceiver>()
     for (let packet = this.pending.popDue(now); packet !== undefined; packet = this.pending.popDue(now)) {
-      this.deliver(packet, now)
+      this.deliver(packet, now, burst)
     }
+    for (const receiver of burst) receiver.endOfBurst()
     const wake = Deferred.unsafeMake<void>(FiberId.none)
     this.wake = wake
     const next = this.pending.peekTime()
@@ -396,7 +422,22 @@ const attach = (
           Effect.annotateLogs({ module: "MemoryNetwork", local: slot.key })
         )
     )
-    const service: UdpSocketService = {
+    const clock = yield* Effect.clock
+    const direct: DirectSocket = {
+      attach: (receiver) => {
+        slot.receiver = receiver
+      },
+      detach: (receiver) => {
+        if (slot.receiver === receiver) slot.receiver = undefined
+      },
+      send: (destination, data) => {
+        // A closed socket drops what it is given; the memory network never pushes back.
+        if (!slot.closed) network.send(slot.address, destination, data.slice(), Math.round(clock.unsafeCurrentTimeMillis() * 1000))
+        return true
+      }
+    }
+    const service: UdpSocketService & { readonly [DirectSocketTypeId]: DirectSocket } = {
+      [DirectSocketTypeId]: direct,
       localAddress: Effect.sync(() => slot.address),
       send: (batch) =>
         Effect.flatMap(nowMicros, (now) =>

@@ -1,14 +1,22 @@
 /**
  * The `node:dgram` implementation of the UdpSocket service (see
- * src/NodeUdpSocket.ts for the contract).
+ * src/NodeUdpSocket.ts for the contract), with the driver's direct interface
+ * (../directSocket.ts): received datagrams go straight from the `message`
+ * event to the attached receiver, the end of each burst is signalled once
+ * per turn of the event loop (`setImmediate`, which runs after every
+ * datagram libuv read in that poll), and sends are plain `socket.send` calls
+ * without a callback while the kernel takes them at once.
  */
 import * as Dgram from "node:dgram"
+import * as Dns from "node:dns"
+import { isIP } from "node:net"
 import { Effect, Exit, Layer, Mailbox, type Scope } from "effect"
 import type * as api from "../../../NodeUdpSocket.js"
 import { type Datagram, type OutgoingDatagrams, SocketError, type SocketAddress, UdpSocket } from "../../../UdpSocket.js"
 import { addressKey } from "../../address.js"
 import { segments } from "../../platform/segments.js"
 import { bindErrorReason, errorCode, isValidPort, sendErrorReason } from "../../platform/socketErrors.js"
+import { type DirectReceiver, type DirectSocket, DirectSocketTypeId } from "../directSocket.js"
 
 export const defaultReceiveQueueSize = 4096
 
@@ -22,6 +30,21 @@ interface Handle {
   readonly socket: Dgram.Socket
   readonly local: SocketAddress
   closed: boolean
+}
+
+/**
+ * node:dgram resolves every destination through `dns.lookup`, which answers
+ * an IP literal on the next tick: one `process.nextTick` per datagram sent.
+ * IP literals are answered here synchronously instead; names still go to DNS.
+ */
+const lookup = (
+  hostname: string,
+  options: Dns.LookupOneOptions,
+  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void
+): void => {
+  const family = isIP(hostname)
+  if (family !== 0) callback(null, hostname, family)
+  else Dns.lookup(hostname, options, callback)
 }
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
@@ -67,7 +90,7 @@ const bind = (
     }
     let socket: Dgram.Socket
     try {
-      socket = Dgram.createSocket({ type: options.type, reuseAddr: false })
+      socket = Dgram.createSocket({ type: options.type, reuseAddr: false, lookup })
     } catch (error) {
       resume(Effect.fail(bindError(error, options)))
       return
@@ -169,6 +192,57 @@ const sendBatch = (handle: Handle, counters: Counters, batch: ReadonlyArray<Outg
     done()
   })
 
+/**
+ * The direct interface's `send`. While the kernel takes every datagram at
+ * once (libuv's `uv_udp_try_send`), a send is one `socket.send` without a
+ * callback: no request object survives it and no callback is queued. When
+ * the kernel refuses (EAGAIN), libuv queues the datagram and
+ * `getSendQueueCount()` becomes non-zero: the socket is then congested, the
+ * sender is told to wait, and it is told `writable` once libuv's queue has
+ * drained (from the completion callbacks of datagrams sent while congested,
+ * or a 1 ms poll when there were none).
+ */
+const directSender = (handle: Handle, counters: Counters, receiver: () => DirectReceiver | undefined) => {
+  let congested = false
+  let poll: ReturnType<typeof setTimeout> | undefined
+  const drained = (): void => {
+    congested = false
+    if (poll !== undefined) clearTimeout(poll)
+    poll = undefined
+    receiver()?.writable()
+  }
+  const check = (): void => {
+    poll = undefined
+    if (!congested) return
+    if (handle.closed || handle.socket.getSendQueueCount() === 0) drained()
+    else poll = setTimeout(check, 1)
+  }
+  const afterQueuedSend = (): void => {
+    if (congested && (handle.closed || handle.socket.getSendQueueCount() === 0)) drained()
+  }
+  return (destination: SocketAddress, data: Uint8Array): boolean => {
+    // A closed socket drops what it is given, as a network would.
+    if (handle.closed) return true
+    const socket = handle.socket
+    try {
+      if (congested) {
+        socket.send(data, destination.port, destination.address, afterQueuedSend)
+        counters.sent++
+        return false
+      }
+      socket.send(data, destination.port, destination.address)
+    } catch {
+      // Thrown synchronously (bad port, socket closing): the datagram is lost.
+      return true
+    }
+    counters.sent++
+    if (socket.getSendQueueCount() === 0) return true
+    congested = true
+    poll ??= setTimeout(check, 1)
+    return false
+  }
+}
+
 export const make = (options: api.Options): Effect.Effect<api.NodeUdpSocket, SocketError, Scope.Scope> =>
   Effect.gen(function*() {
     const capacity = Math.max(1, Math.floor(options.receiveQueueSize ?? defaultReceiveQueueSize))
@@ -177,19 +251,33 @@ export const make = (options: api.Options): Effect.Effect<api.NodeUdpSocket, Soc
     // fails it, closing the socket ends it (after what is already queued).
     const mailbox = yield* Mailbox.make<Datagram, SocketError>({ capacity, strategy: "dropping" })
     const counters: Counters = { sent: 0, received: 0, dropped: 0 }
+    /** The driver attached for direct delivery, if any. */
+    let receiver: DirectReceiver | undefined
+    let burstPending = false
+    const endOfBurst = (): void => {
+      burstPending = false
+      receiver?.endOfBurst()
+    }
 
     const onMessage = (message: Buffer, remote: Dgram.RemoteInfo): void => {
-      const datagram: Datagram = {
-        data: new Uint8Array(message.buffer, message.byteOffset, message.byteLength),
-        remote: { address: remote.address, port: remote.port }
+      const data = new Uint8Array(message.buffer, message.byteOffset, message.byteLength)
+      const direct = receiver
+      if (direct !== undefined) {
+        counters.received++
+        direct.datagram(data, { address: remote.address, port: remote.port })
+        if (!burstPending) {
+          burstPending = true
+          setImmediate(endOfBurst)
+        }
+        return
       }
-      if (mailbox.unsafeOffer(datagram)) counters.received++
+      if (mailbox.unsafeOffer({ data, remote: { address: remote.address, port: remote.port } })) counters.received++
       else counters.dropped++
     }
     const onError = (error: Error): void => {
-      mailbox.unsafeDone(
-        Exit.fail(new SocketError({ reason: "Unknown", message: `socket error: ${error.message}`, cause: error }))
-      )
+      const failure = new SocketError({ reason: "Unknown", message: `socket error: ${error.message}`, cause: error })
+      receiver?.failed(failure)
+      mailbox.unsafeDone(Exit.fail(failure))
     }
 
     const handle = yield* Effect.acquireRelease(bind(options, onMessage, onError), (handle, exit) =>
@@ -201,11 +289,21 @@ export const make = (options: api.Options): Effect.Effect<api.NodeUdpSocket, Soc
           : Effect.logDebug("UDP socket closed")
       }).pipe(Effect.annotateLogs({ module: "NodeUdpSocket", local: addressKey(handle.local) })))
 
-    const service: api.NodeUdpSocket = {
+    const direct: DirectSocket = {
+      attach: (r) => {
+        receiver = r
+      },
+      detach: (r) => {
+        if (receiver === r) receiver = undefined
+      },
+      send: directSender(handle, counters, () => receiver)
+    }
+    const service: api.NodeUdpSocket & { readonly [DirectSocketTypeId]: DirectSocket } = {
       localAddress: Effect.succeed(handle.local),
       send: (batch) => sendBatch(handle, counters, batch),
       receive: Mailbox.toStream(mailbox),
-      stats: Effect.sync(() => ({ sent: counters.sent, received: counters.received, dropped: counters.dropped }))
+      stats: Effect.sync(() => ({ sent: counters.sent, received: counters.received, dropped: counters.dropped })),
+      [DirectSocketTypeId]: direct
     }
     return service
   })
