@@ -11,6 +11,11 @@
  * wire, and the *_TRAFFIC_SECRET_1 lines are checked against that same
  * derivation computed here with node:crypto's HMAC.
  *
+ * The same runs write qlog traces (`NodeQlog.dir`), checked record by record
+ * and against tshark's decode in `qlogCheck.ts`: what each side logged as
+ * sent is exactly what went on the wire, packet by packet and frame by frame,
+ * and the 1-RTT key update it logged is where the key phase bit flips.
+ *
  * Skipped when tshark is not installed (`.ci/run` installs it).
  */
 import { it } from "@effect/vitest"
@@ -23,12 +28,14 @@ import { describe, expect } from "vitest"
 import type * as Connection from "../../src/Connection.js"
 import * as Endpoint from "../../src/Endpoint.js"
 import * as NodeCrypto from "../../src/NodeCrypto.js"
+import * as NodeQlog from "../../src/NodeQlog.js"
 import * as NodeUdpSocket from "../../src/NodeUdpSocket.js"
 import type { EndpointConfigInput } from "../../src/QuicConfig.js"
 import type { CloseReason } from "../../src/QuicError.js"
 import { UdpSocket } from "../../src/UdpSocket.js"
 import { clientConfig, serverConfig } from "../api/support.js"
 import * as Tshark from "../support/tshark.js"
+import * as QlogCheck from "./qlogCheck.js"
 
 // ---- the key log ----------------------------------------------------------------
 
@@ -91,12 +98,13 @@ const workDir = Effect.acquireRelease(
 )
 
 /**
- * What both endpoints log, as SSLKEYLOGFILE would: every line appended to one
- * file. The qlog check will add its `qlog` option here and read it back in the
- * "qlog" section of each test.
+ * What both endpoints log: key-log lines appended to one file, as
+ * SSLKEYLOGFILE would collect them, and a qlog trace per connection and side
+ * in `qlogDir` (read back in the "qlog" section of each test).
  */
-const observability = (keyLogFile: string): Partial<EndpointConfigInput> => ({
+const observability = (keyLogFile: string, qlogDir: string): Partial<EndpointConfigInput> => ({
   keyLog: (line: string) => fs.appendFileSync(keyLogFile, `${line}\n`),
+  qlog: NodeQlog.dir(qlogDir),
   rngSeed: undefined
 })
 
@@ -215,6 +223,13 @@ interface Suite {
   readonly hashLength: number
 }
 
+/** The IANA names qlog's tls_cipher uses. */
+const suiteNames: Record<number, string> = {
+  0x1301: "TLS_AES_128_GCM_SHA256",
+  0x1302: "TLS_AES_256_GCM_SHA384",
+  0x1303: "TLS_CHACHA20_POLY1305_SHA256"
+}
+
 const suites: ReadonlyArray<Suite> = [
   { name: "aes128gcm", code: 0x1301, hashLength: 32 },
   { name: "aes256gcm", code: 0x1302, hashLength: 48 },
@@ -226,22 +241,24 @@ describe.skipIf(Tshark.tsharkPath === undefined)(
     ? "key log checked by tshark: skipped, tshark is not installed (set TSHARK or run .ci/run)"
     : "key log checked by tshark on a loopback capture",
   () => {
-    it.scopedLive("1-RTT with a key update, a stream and a datagram, for each cipher suite: every packet decrypts with the key log alone", () =>
+    it.scopedLive("1-RTT with a key update, a stream and a datagram, for each cipher suite: every packet decrypts with the key log alone, and qlog matches the wire", () =>
       Effect.gen(function*() {
         const dir = yield* workDir
         const keyLogFile = path.join(dir, "sslkeylog.txt")
+        const qlogDir = path.join(dir, "qlog")
         fs.writeFileSync(keyLogFile, "")
-        const { port, closes } = yield* echoServer(serverConfig({}, observability(keyLogFile)))
+        const { port, closes } = yield* echoServer(serverConfig({}, observability(keyLogFile, qlogDir)))
         const recording = yield* Tshark.capture({ port, file: path.join(dir, "capture.pcapng") })
 
         // One connection per cipher suite, each from its own client endpoint (so its own UDP port).
+        // The endpoints stay open until the test ends: a connection's qlog trace ends when it is reaped.
         const clientPorts = new Map<number, Suite>()
         for (const suite of suites) {
+          const { endpoint: client, port: clientPort } = yield* endpointOn(
+            clientConfig({}, { ...observability(keyLogFile, qlogDir), cipherSuites: [suite.name] })
+          )
+          clientPorts.set(clientPort, suite)
           yield* Effect.scoped(Effect.gen(function*() {
-            const { endpoint: client, port: clientPort } = yield* endpointOn(
-              clientConfig({}, { ...observability(keyLogFile), cipherSuites: [suite.name] })
-            )
-            clientPorts.set(clientPort, suite)
             const connection = yield* client.connect({ address: "127.0.0.1", port }, { serverName: "localhost" })
             // 16 KB before the key update, 16 KB after it, on one stream.
             yield* echoStream(connection, [pattern(16 * KB, 1), pattern(16 * KB, 2)], updateKeys(connection))
@@ -256,10 +273,11 @@ describe.skipIf(Tshark.tsharkPath === undefined)(
         const emptyKeyLog = path.join(dir, "empty.txt")
         fs.writeFileSync(wrongKeyLog, corrupt(keyLogText))
         fs.writeFileSync(emptyKeyLog, "")
-        const [packets, wrong, empty] = yield* Effect.all([
-          Tshark.decode({ file: recording.file, port, keyLogFile }),
+        const [packets, wrong, empty, traces] = yield* Effect.all([
+          QlogCheck.decode({ file: recording.file, port, keyLogFile }),
           Tshark.decode({ file: recording.file, port, keyLogFile: wrongKeyLog }),
-          Tshark.decode({ file: recording.file, port, keyLogFile: emptyKeyLog })
+          Tshark.decode({ file: recording.file, port, keyLogFile: emptyKeyLog }),
+          QlogCheck.readTraces(qlogDir, 2 * suites.length)
         ], { concurrency: "unbounded" })
 
         // Every packet of every type was decrypted, in both directions.
@@ -327,18 +345,39 @@ describe.skipIf(Tshark.tsharkPath === undefined)(
           expect(Tshark.decryptedCounts(decoded, "1rtt"), `${name}: 1-RTT`).toEqual({ total: types["1rtt"], decrypted: 0 })
         }
 
-        // qlog: the qlog check goes here (each connection's events against tshark's packets).
+        // qlog: every trace well-formed, and each connection's two traces against what tshark decrypted.
+        for (const trace of traces) QlogCheck.expectWellFormed(trace)
+        const connections = QlogCheck.pair(traces, packets, port)
+        expect(connections).toHaveLength(suites.length)
+        for (const c of connections) {
+          const suite = clientPorts.get(c.fromClient[0]!.srcPort)!
+          const context = `${suite.name} (${c.odcid})`
+          QlogCheck.expectTraceMatchesWire(c.client, c.fromClient, c.fromServer)
+          QlogCheck.expectTraceMatchesWire(c.server, c.fromServer, c.fromClient)
+          QlogCheck.expectKeyUpdateMatchesWire(c)
+          // The frames the issue names went out on the wire, so (by the match above) in qlog too.
+          const sentFrames = (packets: ReadonlyArray<QlogCheck.WirePacket>) => new Set(packets.flatMap((p) => p.frames.map((f) => f.frame_type)))
+          for (const frame of ["crypto", "stream", "ack", "datagram"]) {
+            expect(sentFrames(c.fromClient), `${context}: the client sent ${frame}`).toContain(frame)
+            expect(sentFrames(c.fromServer), `${context}: the server sent ${frame}`).toContain(frame)
+          }
+          expect(sentFrames(c.fromServer), `${context}: HANDSHAKE_DONE`).toContain("handshake_done")
+          // The client logs the suite tshark read in the ServerHello.
+          const remote = c.client.events.find((e) => e.name === "transport:parameters_set" && e.data.owner === "remote")
+          expect(remote?.data.tls_cipher, context).toBe(suiteNames[suite.code])
+        }
       }).pipe(Effect.provide(NodeCrypto.layer)), 30_000)
 
-    it.scopedLive("0-RTT on a resumed connection decrypts with CLIENT_EARLY_TRAFFIC_SECRET", () =>
+    it.scopedLive("0-RTT on a resumed connection decrypts with CLIENT_EARLY_TRAFFIC_SECRET, and qlog logs it sent and accepted", () =>
       Effect.gen(function*() {
         const dir = yield* workDir
         const keyLogFile = path.join(dir, "sslkeylog.txt")
+        const qlogDir = path.join(dir, "qlog")
         fs.writeFileSync(keyLogFile, "")
-        const { port, closes } = yield* echoServer(serverConfig({ earlyData: true }, observability(keyLogFile)))
+        const { port, closes } = yield* echoServer(serverConfig({ earlyData: true }, observability(keyLogFile, qlogDir)))
         const recording = yield* Tshark.capture({ port, file: path.join(dir, "capture.pcapng") })
 
-        const { endpoint: client } = yield* endpointOn(clientConfig({ earlyData: true }, observability(keyLogFile)))
+        const { endpoint: client } = yield* endpointOn(clientConfig({ earlyData: true }, observability(keyLogFile, qlogDir)))
         // A full handshake; the ticket arrives with the handshake's last flight, before the echo.
         yield* Effect.scoped(Effect.gen(function*() {
           const connection = yield* client.connect({ address: "127.0.0.1", port }, { serverName: "localhost" })
@@ -360,9 +399,10 @@ describe.skipIf(Tshark.tsharkPath === undefined)(
         const keyLogText = fs.readFileSync(keyLogFile, "utf8")
         const withoutEarly = path.join(dir, "without-early.txt")
         fs.writeFileSync(withoutEarly, keyLogText.split("\n").filter((l) => !l.startsWith("CLIENT_EARLY_TRAFFIC_SECRET ")).join("\n"))
-        const [packets, noEarly] = yield* Effect.all([
-          Tshark.decode({ file: recording.file, port, keyLogFile }),
-          Tshark.decode({ file: recording.file, port, keyLogFile: withoutEarly })
+        const [packets, noEarly, traces] = yield* Effect.all([
+          QlogCheck.decode({ file: recording.file, port, keyLogFile }),
+          Tshark.decode({ file: recording.file, port, keyLogFile: withoutEarly }),
+          QlogCheck.readTraces(qlogDir, 4)
         ], { concurrency: "unbounded" })
 
         expectAllDecrypted(packets)
@@ -389,7 +429,28 @@ describe.skipIf(Tshark.tsharkPath === undefined)(
         const others = noEarly.filter((p) => p.type !== "0rtt")
         expect(others.filter((p) => !p.decrypted), summary(others)).toEqual([])
 
-        // qlog: the qlog check goes here (0-RTT packets logged as sent and accepted).
+        // qlog: both connections' traces against the wire; the 0-RTT packets logged as sent and accepted.
+        for (const trace of traces) QlogCheck.expectWellFormed(trace)
+        const connections = QlogCheck.pair(traces, packets, port)
+        expect(connections.map((c) => c.fromClient.some((p) => p.clientRandom === randoms[1]))).toEqual([false, true])
+        for (const c of connections) {
+          QlogCheck.expectTraceMatchesWire(c.client, c.fromClient, c.fromServer)
+          QlogCheck.expectTraceMatchesWire(c.server, c.fromServer, c.fromClient)
+        }
+        const [full, resumedConnection] = connections as [QlogCheck.Connection, QlogCheck.Connection]
+        const zeroRtt = (trace: QlogCheck.Trace, name: string) =>
+          trace.events.filter((e) => e.name === name && e.data.header.packet_type === "0RTT").map((e) => e.data.header.packet_number).sort((a, b) => a - b)
+        const earlyKeys = (trace: QlogCheck.Trace) =>
+          trace.events.filter((e) => e.name === "security:key_updated" && e.data.key_type === "client_0rtt_secret")
+        expect(zeroRtt(full.client, "transport:packet_sent")).toEqual([])
+        expect(earlyKeys(full.client)).toEqual([])
+        const early0 = resumedConnection.fromClient.filter((p) => p.type === "0rtt").map((p) => Number(p.packetNumber)).sort((a, b) => a - b)
+        expect(zeroRtt(resumedConnection.client, "transport:packet_sent"), "0-RTT packets logged as sent: those on the wire").toEqual(early0)
+        // Accepted: the server decrypted and logged every one of them.
+        expect(zeroRtt(resumedConnection.server, "transport:packet_received"), "0-RTT packets the server logged as received").toEqual(early0)
+        for (const trace of [resumedConnection.client, resumedConnection.server]) {
+          expect(earlyKeys(trace).map((e) => e.data.trigger), `${trace.file}: client_0rtt_secret installed`).toEqual(["tls"])
+        }
       }).pipe(Effect.provide(NodeCrypto.layer)), 30_000)
   }
 )
