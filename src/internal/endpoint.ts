@@ -8,6 +8,7 @@ import { TokenSealer } from "./connection/tokens.js"
 import type { QuicEvent } from "./events.js"
 import { decodePacketNumber } from "./codec/packetNumber.js"
 import { initialKeys } from "./crypto/initial.js"
+import type { DirectionalKeys } from "./crypto/packetKeys.js"
 import { isPacketDropped } from "./packet/dropped.js"
 import { openPacket, readTruncatedPacketNumber, removeHeaderProtection } from "./packet/protection.js"
 import { splitDatagram } from "./packet/coalesce.js"
@@ -237,7 +238,8 @@ export class QuicEndpoint {
     }
     // RFC 9001 §5.2, §4.1.4 (as quinn-proto does): commit no state, send no Retry and
     // announce nothing for an Initial that does not open under the keys its DCID implies.
-    if (!this.initialOpens(bytes, header)) {
+    const keys = initialKeys(this.backend, header.version, header.dcid)
+    if (!this.initialOpens(bytes, header, keys.client)) {
       this.droppedDatagrams++
       return
     }
@@ -278,6 +280,7 @@ export class QuicEndpoint {
       remoteCid: header.scid.slice(),
       originalDcid,
       initialDcid: header.dcid.slice(),
+      initialKeys: keys,
       retrySourceCid,
       addressValidated: validated,
       cidGenerator: this.generateCid,
@@ -321,10 +324,9 @@ export class QuicEndpoint {
   }
 
   /** Whether the first (Initial) packet of `bytes` authenticates; works on a copy, `bytes` is untouched. */
-  private initialOpens(bytes: Uint8Array, header: LongHeader): boolean {
+  private initialOpens(bytes: Uint8Array, header: LongHeader, keys: DirectionalKeys): boolean {
     const packet = bytes.slice(header.start, header.end)
     const pnOffset = header.pnOffset - header.start
-    const keys = initialKeys(this.backend, header.version, header.dcid).client
     const pnLength = removeHeaderProtection(keys.header, packet, 0, pnOffset, packet.length)
     if (pnLength === 0) return false
     const pn = decodePacketNumber(undefined, readTruncatedPacketNumber(packet, pnOffset, pnLength), pnLength * 8)

@@ -3,7 +3,7 @@ import { decodePacketNumber, packetNumberLength } from "../codec/packetNumber.js
 import { BufferWriter } from "../codec/writer.js"
 import type { TransportConfig } from "../config.js"
 import { AEAD_TAG_LENGTH, type CryptoBackend } from "../crypto/backend.js"
-import { initialKeys } from "../crypto/initial.js"
+import { type InitialKeys, initialKeys } from "../crypto/initial.js"
 import { deriveDirectionalKeys, type DirectionalKeys } from "../crypto/packetKeys.js"
 import type { CipherSuite } from "../crypto/suite.js"
 import { cryptoError, isTransportError, transportError, type TransportError, TransportErrorCode } from "../errors.js"
@@ -89,6 +89,8 @@ export interface ConnectionInit {
   readonly originalDcid: Uint8Array
   /** Server: the Destination CID of the Initial that created the connection, when it differs (after a Retry). */
   readonly initialDcid?: Uint8Array | undefined
+  /** The server's Initial keys, when the endpoint already derived them to authenticate the first packet. */
+  readonly initialKeys?: InitialKeys | undefined
   /** Server: the Source CID of the Retry it sent, when address validation used one. */
   readonly retrySourceCid?: Uint8Array | undefined
   /** Client: a token from NEW_TOKEN to put in its Initial packets. */
@@ -263,7 +265,8 @@ export class Connection {
     }
     // RFC 9001 §5.2: Initial keys come from the DCID of the client's Initial packets,
     // which after a Retry is the Retry's SCID rather than the original DCID.
-    const keys = initialKeys(init.backend, init.version, init.role === "client" ? init.remoteCid : init.initialDcid ?? init.originalDcid)
+    const keys = init.initialKeys ??
+      initialKeys(init.backend, init.version, init.role === "client" ? init.remoteCid : init.initialDcid ?? init.originalDcid)
     this.installInitialKeys(keys)
     this.recovery = new LossDetection<Sent>({
       congestion: makeCongestionController(init.transport.congestionController, BASE_MTU),

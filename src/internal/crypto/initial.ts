@@ -23,12 +23,18 @@ export const initialSecrets = (
   }
 }
 
+/** Both directions' Initial packet keys. */
+export interface InitialKeys {
+  readonly client: DirectionalKeys
+  readonly server: DirectionalKeys
+}
+
 /** RFC 9001 §5.2: Initial packets are protected with AEAD_AES_128_GCM and its SHA-256 key schedule. */
 export const initialKeys = (
   backend: CryptoBackend,
   version: QuicVersion,
   clientDcid: Uint8Array
-): { readonly client: DirectionalKeys; readonly server: DirectionalKeys } => {
+): InitialKeys => {
   const secrets = initialSecrets(backend, version, clientDcid)
   return {
     client: deriveDirectionalKeys(backend, TLS_AES_128_GCM_SHA256, version, secrets.client),
