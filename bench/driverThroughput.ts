@@ -6,6 +6,10 @@
  *   npx tsx bench/driverThroughput.ts [--bytes 100M] [--pairs effect,core,quicgo,...] [--runs 1]
  *                                     [--prof server|client|both] [--prof-dir DIR]
  *
+ * `--prof` writes a V8 CPU profile of the transfer alone (from the request to
+ * the last byte, not start-up or handshake) for the processes running our
+ * code, as DIR/<role>-<impl>-<time>.cpuprofile.
+ *
  * Pairs (server-client): effect-effect (the public Effect API on both sides),
  * core-core (the bare sans-IO core over node:dgram, test/interop/udpDriver.ts),
  * quicgo-quicgo, quicgo-effect, effect-quicgo, quicgo-core. The quic-go peer is
@@ -17,6 +21,7 @@
 import { type ChildProcess, fork, spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
+import { Session } from "node:inspector"
 import { fileURLToPath } from "node:url"
 import { Effect, Option, Stream } from "effect"
 import * as Endpoint from "../src/Endpoint.js"
@@ -40,6 +45,35 @@ const brief = (s: unknown) => {
   const { frames: _frames, ...rest } = s as Record<string, unknown>
   return JSON.stringify(rest)
 }
+
+/** Profiles the transfer itself when the orchestrator asked for it (BENCH_PROFILE names the output file). */
+const profiler = (() => {
+  const file = process.env.BENCH_PROFILE
+  let session: Session | undefined
+  let stopping: Promise<void> | undefined
+  const post = (method: string) =>
+    new Promise<unknown>((resolve, reject) => session!.post(method, (error, result) => (error ? reject(error) : resolve(result))))
+  return {
+    start: async () => {
+      if (file === undefined || session !== undefined) return
+      session = new Session()
+      session.connect()
+      await post("Profiler.enable")
+      await post("Profiler.start")
+    },
+    stop: () => {
+      if (file === undefined || session === undefined) return Promise.resolve()
+      stopping ??= (async () => {
+        const { profile } = (await post("Profiler.stop")) as { profile: unknown }
+        const { mkdirSync, writeFileSync } = await import("node:fs")
+        mkdirSync(dirname(file), { recursive: true })
+        writeFileSync(file, JSON.stringify(profile))
+        session!.disconnect()
+      })()
+      return stopping
+    }
+  }
+})()
 
 const self = fileURLToPath(import.meta.url)
 
@@ -90,6 +124,7 @@ const pattern = (() => {
 /** Serves one perf request on `stream`: read the 8-byte N and the upload to FIN, answer N bytes and FIN. */
 const servePerfStream = (stream: QuicStream) =>
   Effect.gen(function*() {
+    yield* Effect.promise(profiler.start)
     const header = new Uint8Array(8)
     let have = 0
     for (;;) {
@@ -110,6 +145,8 @@ const servePerfStream = (stream: QuicStream) =>
       offset += n
     }
     yield* stream.finish
+    yield* stream.acknowledged.pipe(Effect.timeout("10 seconds"), Effect.ignore)
+    yield* Effect.promise(profiler.stop)
   })
 
 const effectServer = Effect.gen(function*() {
@@ -139,6 +176,7 @@ const effectClient = (port: number, bytes: number) =>
     const socket = yield* NodeUdpSocket.make(socketOptions(0))
     const endpoint = yield* Endpoint.make(effectClientConfig()).pipe(Effect.provideService(UdpSocket, socket))
     const connection = yield* endpoint.connect({ address: "127.0.0.1", port }, { serverName: "localhost" })
+    yield* Effect.promise(profiler.start)
     const start = performance.now()
     const cpuStart = process.cpuUsage()
     const stream = yield* connection.openBi
@@ -154,6 +192,7 @@ const effectClient = (port: number, bytes: number) =>
     }
     const seconds = (performance.now() - start) / 1000
     const used = process.cpuUsage(cpuStart)
+    yield* Effect.promise(profiler.stop)
     if (received !== bytes) throw new Error(`received ${received} bytes, wanted ${bytes}`)
     if (verbose) console.error("client", brief(yield* connection.stats))
     yield* connection.close(0, "done")
@@ -216,8 +255,10 @@ interface Server {
   stop(): Promise<void>
 }
 
-const profArgs = (role: "server" | "client", prof: string | undefined, dir: string): Array<string> =>
-  prof === role || prof === "both" ? ["--cpu-prof", `--cpu-prof-dir=${join(dir, role)}`] : []
+const profEnv = (role: "server" | "client", impl: Impl, prof: string | undefined, dir: string): NodeJS.ProcessEnv =>
+  prof === role || prof === "both"
+    ? { ...process.env, BENCH_PROFILE: join(dir, `${role}-${impl}-${Date.now()}.cpuprofile`) }
+    : process.env
 
 const exited = (child: ChildProcess) => new Promise<void>((resolve) => child.exitCode !== null ? resolve() : child.once("exit", () => resolve()))
 
@@ -234,13 +275,12 @@ const startServer = (impl: Impl, prof: string | undefined, profDir: string): Pro
       child.once("exit", (code) => reject(new Error(`quicgo server exited ${code}: ${err}`)))
       return
     }
-    const child = fork(self, [`${impl}-server`], { execArgv: [...process.execArgv, ...profArgs("server", prof, profDir)] })
+    const child = fork(self, [`${impl}-server`], { env: profEnv("server", impl, prof, profDir) })
     child.once("message", (m: { listening: number }) =>
       resolve({
         port: m.listening,
         pid: child.pid,
         stop: async () => {
-          // SIGINT lets --cpu-prof write its profile.
           child.kill("SIGINT")
           await exited(child)
         }
@@ -271,9 +311,7 @@ const runClient = (impl: Impl, port: number, bytes: number, prof: string | undef
       })
       return
     }
-    const child = fork(self, [`${impl}-client`, String(port), String(bytes)], {
-      execArgv: [...process.execArgv, ...profArgs("client", prof, profDir)]
-    })
+    const child = fork(self, [`${impl}-client`, String(port), String(bytes)], { env: profEnv("client", impl, prof, profDir) })
     let result: Result | undefined
     child.on("message", (m: { result?: Result; error?: string }) => {
       if (m.result !== undefined) result = m.result
@@ -340,7 +378,8 @@ const report = (promise: Promise<Result>) =>
     (result) => process.send!({ result }, () => process.exit(0)),
     (error) => process.send!({ error: String(error?.stack ?? error) }, () => process.exit(1))
   )
-const quit = () => process.exit(0)
+// A server being profiled writes its profile before it goes.
+const quit = () => void profiler.stop().finally(() => process.exit(0))
 
 switch (role) {
   case "effect-server":

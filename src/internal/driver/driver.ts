@@ -1,6 +1,6 @@
 import {
   Cause,
-  type Clock,
+  Clock,
   Deferred,
   Duration,
   Effect,
@@ -40,7 +40,9 @@ import { type DirectReceiver, type DirectSocket, directSocketOf } from "./direct
  *
  * Timers: one fiber sleeps on `Clock` until the core's next deadline, and
  * is replaced only when the deadline moves earlier; a later deadline is
- * picked up when the sleeping one fires.
+ * picked up when the sleeping one fires. On Effect's default (live) clock,
+ * whose `sleep` is a `setTimeout`, the driver calls `setTimeout` itself:
+ * same timing, without a fiber per re-arm.
  *
  * A socket without the direct interface is driven through its public
  * `receive` stream (one fiber) and `send` effect (one batch in flight).
@@ -108,6 +110,9 @@ const MAX_FLUSH_ROUNDS = 16
 /** Datagram batches handed to a socket without the direct interface at once. */
 const GENERIC_BATCH = 64
 
+/** The prototype of Effect's default clock: `sleep` is `setTimeout`, time is `Date.now` / `process.hrtime`. */
+const liveClockPrototype: unknown = Object.getPrototypeOf(Clock.make())
+
 interface Received {
   readonly data: Uint8Array
   readonly remote: SocketAddress
@@ -128,8 +133,11 @@ export class Driver {
   private blocked = false
   private outgoing: Array<OutgoingDatagrams> = []
   private timer: Fiber.RuntimeFiber<void> | undefined
-  /** The deadline (core µs) the timer fiber sleeps until. */
+  private liveTimer: ReturnType<typeof setTimeout> | undefined
+  /** The deadline (core µs) the timer sleeps until. */
   private timerAt: number | undefined
+  /** `clock` is Effect's default clock. */
+  private readonly live: boolean
   private continuation = false
   private closing = false
   private stopped = false
@@ -143,11 +151,18 @@ export class Driver {
   ) {
     this.direct = directSocketOf(socket)
     this.runFork = Runtime.runFork(runtime)
+    this.live = Object.getPrototypeOf(clock) === liveClockPrototype
   }
 
-  /** The core's clock: µs since the Unix epoch on Effect's `Clock`. */
+  /**
+   * The core's clock: µs since the Unix epoch on Effect's `Clock`. (On the
+   * live clock the nanosecond count goes to a double first: its rounding, a
+   * quarter of a µs, is below the µs the core counts in, and it spares a
+   * bigint division per datagram. Other clocks keep the exact division.)
+   */
   now(): number {
-    return Number(this.clock.unsafeCurrentTimeNanos() / 1000n)
+    const nanos = this.clock.unsafeCurrentTimeNanos()
+    return this.live ? Math.floor(Number(nanos) / 1000) : Number(nanos / 1000n)
   }
 
   /** Runs `f` against the core now, then pumps (events, and what the call queued goes out). */
@@ -336,8 +351,14 @@ export class Driver {
     const wait = Math.ceil(deadline - this.now())
     // Already due: the pump's continuation runs it.
     if (wait <= 0) return this.continueLater()
-    const previous = this.timer
     this.timerAt = deadline
+    if (this.live) {
+      if (this.liveTimer !== undefined) clearTimeout(this.liveTimer)
+      // Whole milliseconds, rounded up: waking early would only mean waking again.
+      this.liveTimer = setTimeout(this.onLiveTimer, Math.ceil(wait / 1000))
+      return
+    }
+    const previous = this.timer
     const fiber: Fiber.RuntimeFiber<void> = this.runFork(
       Effect.zipRight(
         this.clock.sleep(Duration.micros(BigInt(wait))),
@@ -351,6 +372,12 @@ export class Driver {
     )
     this.timer = fiber
     previous?.unsafeInterruptAsFork(FiberId.none)
+  }
+
+  private readonly onLiveTimer = (): void => {
+    this.liveTimer = undefined
+    this.timerAt = undefined
+    this.pump()
   }
 
   /** A bug in the core or the driver: logged, never thrown into the socket's event handler. */
@@ -483,6 +510,8 @@ export class Driver {
       this.direct?.detach(this.receiver)
       this.timer?.unsafeInterruptAsFork(FiberId.none)
       this.timer = undefined
+      if (this.liveTimer !== undefined) clearTimeout(this.liveTimer)
+      this.liveTimer = undefined
       this.timerAt = undefined
       Queue.unsafeOffer(this.incoming, END)
       return last.length === 0
