@@ -282,17 +282,25 @@ export class Driver {
     }
   }
 
-  /** Pumps again after other fibers had their turn (the pump gave up after its round limit). */
+  /**
+   * Pumps again after others had their turn (the pump gave up after its
+   * round limit, or a timer is already due): on the live clock after the
+   * event loop's next poll for I/O (`setImmediate`), so that acknowledgements
+   * get in between; otherwise after the fibers ready to run.
+   */
   private continueLater(): void {
     if (this.continuation) return
     this.continuation = true
-    this.runFork(Effect.zipRight(
-      Effect.yieldNow(),
-      Effect.sync(() => {
-        this.continuation = false
-        this.pump()
-      })
-    ))
+    if (this.live) {
+      setImmediate(this.continuePump)
+      return
+    }
+    this.runFork(Effect.zipRight(Effect.yieldNow(), Effect.sync(this.continuePump)))
+  }
+
+  private readonly continuePump = (): void => {
+    this.continuation = false
+    this.pump()
   }
 
   /** Sends what the core has queued, pulling more from its connections, until done or the socket pushes back. */
