@@ -4,11 +4,13 @@
  * ../shared/spec/perf-protocol.md, ALPN "perf", one stream, N bytes down).
  *
  *   npx tsx bench/driverThroughput.ts [--bytes 100M] [--pairs effect,core,quicgo,...] [--runs 1]
- *                                     [--prof server|client|both] [--prof-dir DIR]
+ *                                     [--prof server|client|both] [--prof-dir DIR] [--udp-payload BYTES]
  *
  * `--prof` writes a V8 CPU profile of the transfer alone (from the request to
  * the last byte, not start-up or handshake) for the processes running our
- * code, as DIR/<role>-<impl>-<time>.cpuprofile.
+ * code, as DIR/<role>-<impl>-<time>.cpuprofile. `--udp-payload` sets our
+ * endpoints' transport.maxUdpPayloadSize (PMTU discovery's ceiling; the
+ * default is 1452, like quic-go's).
  *
  * Pairs (server-client): effect-effect (the public Effect API on both sides),
  * core-core (the bare sans-IO core over node:dgram, test/interop/udpDriver.ts),
@@ -106,11 +108,15 @@ const cpuOf = (pid: number | undefined): number | undefined => {
 
 // --- the Effect API roles -----------------------------------------------------
 
+/** Set by the orchestrator's --udp-payload. */
+const transport = process.env.BENCH_UDP_PAYLOAD === undefined ? {} : { transport: { maxUdpPayloadSize: Number(process.env.BENCH_UDP_PAYLOAD) } }
+
 const effectServerConfig = (): EndpointConfigInput => ({
-  server: { certificate: readFileSync(certFile, "utf8"), privateKey: readFileSync(keyFile, "utf8"), alpn: ["perf"] }
+  server: { certificate: readFileSync(certFile, "utf8"), privateKey: readFileSync(keyFile, "utf8"), alpn: ["perf"] },
+  ...transport
 })
 
-const effectClientConfig = (): EndpointConfigInput => ({ client: { alpn: ["perf"], insecure: true } })
+const effectClientConfig = (): EndpointConfigInput => ({ client: { alpn: ["perf"], insecure: true }, ...transport })
 
 const socketOptions = (port: number) =>
   ({ address: "127.0.0.1", port, type: "udp4", recvBufferSize: socketBuffers, sendBufferSize: socketBuffers }) as const
@@ -330,6 +336,8 @@ const orchestrate = async (args: ReadonlyArray<string>) => {
   const prof = flag("prof")
   const profDir = flag("prof-dir") ?? "/tmp/effect-quic-prof"
   const timeout = Number(flag("timeout") ?? "120") * 1000
+  const udpPayload = flag("udp-payload")
+  if (udpPayload !== undefined) process.env.BENCH_UDP_PAYLOAD = udpPayload
   const pairs = (flag("pairs") ?? "quicgo-quicgo,core-core,effect-effect,quicgo-effect,effect-quicgo")
     .split(",")
     .map((p) => p.replace(/^effect$/, "effect-effect").replace(/^core$/, "core-core").replace(/^quicgo$/, "quicgo-quicgo"))

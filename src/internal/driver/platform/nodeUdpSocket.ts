@@ -37,13 +37,19 @@ interface Handle {
  * an IP literal on the next tick: one `process.nextTick` per datagram sent.
  * IP literals are answered here synchronously instead; names still go to DNS.
  */
+let lastHost = ""
+let lastFamily = 0
 const lookup = (
   hostname: string,
   options: Dns.LookupOneOptions,
   callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void
 ): void => {
-  const family = isIP(hostname)
-  if (family !== 0) callback(null, hostname, family)
+  // Datagrams mostly go to the same peer: remember the last answer.
+  if (hostname !== lastHost) {
+    lastFamily = isIP(hostname)
+    lastHost = hostname
+  }
+  if (lastFamily !== 0) callback(null, hostname, lastFamily)
   else Dns.lookup(hostname, options, callback)
 }
 
