@@ -118,8 +118,13 @@ const makeHeaderProtection = (algorithm: HeaderProtectionAlgorithm, key: Uint8Ar
   return {
     mask(sample, mask) {
       checkSample(sample, mask)
-      const block = ecb.update(sample.subarray(0, HP_SAMPLE_LENGTH))
-      mask.set(block.subarray(0, HP_MASK_LENGTH))
+      const block = ecb.update(sample.length === HP_SAMPLE_LENGTH ? sample : sample.subarray(0, HP_SAMPLE_LENGTH))
+      // Five bytes: copied by hand rather than through another view.
+      mask[0] = block[0]!
+      mask[1] = block[1]!
+      mask[2] = block[2]!
+      mask[3] = block[3]!
+      mask[4] = block[4]!
     }
   }
 }

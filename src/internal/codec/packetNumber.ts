@@ -13,10 +13,10 @@
  */
 export const packetNumberLength = (packetNumber: number, largestAcked: number | undefined): 1 | 2 | 3 | 4 => {
   const unacked = largestAcked === undefined ? packetNumber + 1 : packetNumber - largestAcked
-  // The encoding must cover more than twice the range of unacknowledged packets.
-  const rangeBits = Math.log2(unacked) + 1
-  const bytes = Math.ceil(rangeBits / 8)
-  return bytes <= 1 ? 1 : bytes === 2 ? 2 : bytes === 3 ? 3 : 4
+  // The encoding must cover more than twice the range of unacknowledged
+  // packets: ceil((log2(unacked) + 1) / 8) bytes, i.e. n bytes while
+  // unacked <= 2^(8n - 1). (Called for every packet sent: no log2.)
+  return unacked <= 0x80 ? 1 : unacked <= 0x8000 ? 2 : unacked <= 0x800000 ? 3 : 4
 }
 
 /**
