@@ -8,6 +8,7 @@ import { TokenSealer } from "./connection/tokens.js"
 import type { QuicEvent } from "./events.js"
 import { decodePacketNumber } from "./codec/packetNumber.js"
 import { initialKeys } from "./crypto/initial.js"
+import { TimerHeap } from "./util/timerHeap.js"
 import type { DirectionalKeys } from "./crypto/packetKeys.js"
 import { isPacketDropped } from "./packet/dropped.js"
 import { openPacket, readTruncatedPacketNumber, removeHeaderProtection } from "./packet/protection.js"
@@ -95,8 +96,15 @@ export class QuicEndpoint {
   private batchDepth = 0
   private resetBudget = STATELESS_RESETS_PER_SECOND
   private resetBudgetAt = 0
-  private roundRobin = 0
-  private handleOrder: Array<number> | undefined
+  /**
+   * Connections that may have something to send: marked by every input,
+   * timer and application call, unmarked when they have nothing. Insertion
+   * order is the round-robin order: a connection that sent goes to the back.
+   */
+  private readonly active = new Set<number>()
+  /** Each connection's deadline as last scheduled in `timers`. */
+  private readonly scheduled = new Map<number, number>()
+  private readonly timers = new TimerHeap()
   /** Connections still handshaking (bounded by maxHandshakes). */
   private readonly handshaking = new Set<number>()
   /** Datagrams that could not be parsed or routed, for stats. */
@@ -312,7 +320,6 @@ export class QuicEndpoint {
         })
     })
     this.connections.set(handle, connection)
-    this.handleOrder = undefined
     this.handshaking.add(handle)
     this.register(handle, local.cid)
     // Retransmitted Initials still carry the client's chosen DCID until it hears from us.
@@ -398,7 +405,6 @@ export class QuicEndpoint {
         })
     })
     this.connections.set(handle, connection)
-    this.handleOrder = undefined
     this.handshaking.add(handle)
     this.register(handle, local.cid)
     this.afterConnectionCall(connection)
@@ -409,23 +415,45 @@ export class QuicEndpoint {
 
   /** Runs every timer that is due. */
   driveTimers(now: number): void {
-    for (const connection of this.connections.values()) {
-      const deadline = connection.nextTimeout()
-      if (deadline !== undefined && deadline <= now) {
-        connection.handleTimeout(now)
-        this.afterConnectionCall(connection)
-      }
+    // Each due connection runs its timers once per call, even if its next deadline is also due.
+    const due: Array<Connection> = []
+    for (let at = this.nextTimerDeadline(); at !== undefined && at <= now; at = this.nextTimerDeadline()) {
+      const handle = this.timers.peekHandle()!
+      this.timers.pop()
+      this.scheduled.delete(handle)
+      due.push(this.connections.get(handle)!)
+    }
+    for (const connection of due) {
+      connection.handleTimeout(now)
+      this.afterConnectionCall(connection)
     }
   }
 
   /** The earliest time `driveTimers` has work, or undefined. */
   nextTimerDeadline(): number | undefined {
-    let earliest: number | undefined
-    for (const connection of this.connections.values()) {
-      const deadline = connection.nextTimeout()
-      if (deadline !== undefined && (earliest === undefined || deadline < earliest)) earliest = deadline
+    for (let at = this.timers.peekAt(); at !== undefined; at = this.timers.peekAt()) {
+      if (this.scheduled.get(this.timers.peekHandle()!) === at) return at
+      this.timers.pop()
     }
-    return earliest
+    return undefined
+  }
+
+  /** Records a connection's next deadline in the timer heap, if it moved. */
+  private schedule(connection: Connection): void {
+    const handle = connection.handle
+    const deadline = connection.nextTimeout()
+    if (deadline === this.scheduled.get(handle)) return
+    if (deadline === undefined) {
+      this.scheduled.delete(handle)
+      return
+    }
+    this.scheduled.set(handle, deadline)
+    this.timers.push(deadline, handle)
+    // Stale entries are dropped when they surface; rebuild before they outnumber live ones.
+    if (this.timers.size > 4 * this.scheduled.size + 64) {
+      this.timers.clear()
+      for (const [h, at] of this.scheduled) this.timers.push(at, h)
+    }
   }
 
   pollEvent(): QuicEvent | undefined {
@@ -439,35 +467,29 @@ export class QuicEndpoint {
    */
   flush(now: number): void {
     if (this.batchDepth > 0) return
-    // The handle list is rebuilt only when connections come or go, not per flush.
-    const handles = (this.handleOrder ??= [...this.connections.keys()])
-    if (handles.length === 0) return
-    let idle = 0
-    for (let i = this.roundRobin; idle < handles.length && this.sendQueue.length < this.config.sendQueueCapacity; i++) {
-      const connection = this.connections.get(handles[i % handles.length]!)
-      if (connection === undefined) {
-        idle++
-        continue
-      }
+    const active = this.active
+    while (active.size > 0 && this.sendQueue.length < this.config.sendQueueCapacity) {
+      const handle: number = active.values().next().value!
+      active.delete(handle)
+      const connection = this.connections.get(handle)
+      if (connection === undefined) continue
       const packet = this.transmitBatch(now, connection)
-      if (packet === undefined) idle++
-      else {
-        idle = 0
-        this.sendQueue.push(packet)
-      }
-      this.roundRobin = (i + 1) % handles.length
+      if (packet === undefined) continue
+      this.sendQueue.push(packet)
+      // Still active (it may have more), behind the others.
+      if (this.connections.has(handle)) active.add(handle)
     }
   }
 
   private transmitBatch(now: number, connection: Connection): OutgoingPacket | undefined {
     const first = connection.pollTransmit(now, this.scratch)
     if (first === undefined) {
-      this.afterConnectionCall(connection)
+      this.afterConnectionCall(connection, false)
       return undefined
     }
     const max = this.config.maxTransmitDatagrams
     if (max <= 1) {
-      this.afterConnectionCall(connection)
+      this.afterConnectionCall(connection, false)
       return new OutgoingPacket(first.destination, this.scratch.slice(0, first.length), undefined)
     }
     const size = first.length
@@ -483,7 +505,7 @@ export class QuicEndpoint {
       // A shorter datagram ends the batch (it can only be the last segment).
       if (next.length < size || addressKey(next.destination) !== addressKey(first.destination)) break
     }
-    this.afterConnectionCall(connection)
+    this.afterConnectionCall(connection, false)
     return new OutgoingPacket(first.destination, batch.subarray(0, used), count > 1 ? size : undefined)
   }
 
@@ -511,7 +533,8 @@ export class QuicEndpoint {
     }
   }
 
-  private afterConnectionCall(connection: Connection): void {
+  /** Collects what a call on `connection` produced; `mayHaveOutput`: mark it for the next flush. */
+  private afterConnectionCall(connection: Connection, mayHaveOutput = true): void {
     const events = connection.events
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!
@@ -527,7 +550,9 @@ export class QuicEndpoint {
       this.cidsOf.get(connection.handle)?.delete(key)
     }
     connection.localCids.retired.length = 0
-    if (connection.isDrained) this.reap(connection)
+    if (connection.isDrained) return this.reap(connection)
+    if (mayHaveOutput) this.active.add(connection.handle)
+    this.schedule(connection)
   }
 
   private reap(connection: Connection): void {
@@ -536,7 +561,8 @@ export class QuicEndpoint {
     for (const key of this.cidsOf.get(connection.handle) ?? []) this.byCid.delete(key)
     this.cidsOf.delete(connection.handle)
     this.connections.delete(connection.handle)
-    this.handleOrder = undefined
+    this.active.delete(connection.handle)
+    this.scheduled.delete(connection.handle)
   }
 
   // ---- application calls ---------------------------------------------------------

@@ -27,6 +27,32 @@ const lastSent = (network: Network, from: SocketAddress, before = Infinity) =>
   Math.max(...network.wire.filter((o) => addressKey(o.from) === addressKey(from) && o.at <= before).map((o) => o.at))
 
 describe("idle timeout (RFC 9000 §10.1)", () => {
+  it("times out each of 60 connections on its own deadline (the endpoint's timer heap)", () => {
+    const { network, client, server } = makeAsymmetricPair(backend, perfectLink, { clientTransport: { maxIdleTimeout: 2000 } })
+    const clock = new EventClock(network)
+    dispatch(network, clock.handle)
+    const opened: Array<{ readonly handle: number; readonly at: number }> = []
+    for (let i = 0; i < 60; i++) {
+      opened.push({ handle: handshake(network, client), at: network.now })
+      // Staggered: every connection's last activity, hence its deadline, differs.
+      network.run(() => false, 5_000)
+    }
+    expect(client.connectionCount).toBe(60)
+    expect(network.run(() => client.connectionCount === 0 && server.connectionCount === 0, 60_000_000)).toBe(true)
+    const closed = network.eventsOf(CLIENT).filter((e) => e._tag === "ConnectionClosed")
+    expect(closed).toHaveLength(60)
+    expect(closed.every((e) => e._tag === "ConnectionClosed" && e.reason._tag === "TimedOut")).toBe(true)
+    expect(network.eventsOf(SERVER).filter((e) => e._tag === "ConnectionClosed" && e.reason._tag === "TimedOut")).toHaveLength(60)
+    // In the order they were opened, none before its 2 s of silence.
+    const closedOrder = closed.map((e) => (e._tag === "ConnectionClosed" ? e.connection : -1))
+    expect(closedOrder).toEqual(opened.map((o) => o.handle))
+    for (const { handle, at } of opened) {
+      const closedAt = clock.log.find((e) => e.endpoint === client && e.event._tag === "ConnectionClosed" && e.event.connection === handle)!.at
+      expect(closedAt - at).toBeGreaterThanOrEqual(2_000_000)
+      expect(closedAt - at).toBeLessThan(2_500_000)
+    }
+  })
+
   it("both sides close with TimedOut after the negotiated 2 s of silence, and the connections are reaped", () => {
     // Only the client asks for 2 s; the server's 30 s default loses the negotiation (min of the two).
     const { network, client, server } = makeAsymmetricPair(backend, perfectLink, { clientTransport: { maxIdleTimeout: 2000 } })
