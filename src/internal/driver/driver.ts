@@ -503,18 +503,25 @@ export class Driver {
       if (this.closing) return Effect.void
       this.closing = true
       const now = this.now()
-      for (const handle of this.connections.keys()) this.endpoint.closeConnection(now, handle, 0n, "endpoint closed")
-      this.dispatch()
-      // Everything queued goes now, whatever the socket said about back-pressure.
-      this.endpoint.flush(now)
       const last: Array<OutgoingDatagrams> = this.outgoing
       this.outgoing = []
-      for (let packet = this.endpoint.pollSend(); packet !== undefined; packet = this.endpoint.pollSend()) {
-        if (this.direct !== undefined) this.send(packet)
-        else last.push({ destination: packet.destination, data: packet.data, segmentSize: packet.segmentSize })
+      // Whatever an in-process peer answers meanwhile waits (and is then dropped).
+      this.busy = true
+      try {
+        for (const handle of this.connections.keys()) this.endpoint.closeConnection(now, handle, 0n, "endpoint closed")
+        this.dispatch()
+        // Everything queued goes now, whatever the socket said about back-pressure.
+        this.endpoint.flush(now)
+        for (let packet = this.endpoint.pollSend(); packet !== undefined; packet = this.endpoint.pollSend()) {
+          if (this.direct !== undefined) this.send(packet)
+          else last.push({ destination: packet.destination, data: packet.data, segmentSize: packet.segmentSize })
+        }
+        this.dispatch()
+      } finally {
+        this.busy = false
       }
-      this.dispatch()
       this.stopped = true
+      this.pendingIn = []
       this.direct?.detach(this.receiver)
       this.timer?.unsafeInterruptAsFork(FiberId.none)
       this.timer = undefined
