@@ -147,7 +147,9 @@ const hkdfExpand = (algorithm: HashAlgorithm, prk: Uint8Array, info: Uint8Array,
   // RFC 5869 §2.3: T(i) = HMAC(PRK, T(i-1) || info || i). node's hkdfSync always
   // extracts first, so expand is done here.
   const okm = new Uint8Array(length)
-  const key = createSecretKey(prk)
+  // A raw key, not a KeyObject: for these one-block HMACs, creating the
+  // KeyObject costs as much as the HMAC itself.
+  const key = prk
   const counter = new Uint8Array(1)
   let previous: Uint8Array = new Uint8Array(0)
   for (let offset = 0, i = 1; offset < length; i++) {
