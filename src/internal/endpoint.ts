@@ -555,6 +555,16 @@ export class QuicEndpoint {
     this.schedule(connection)
   }
 
+  /**
+   * The endpoint goes away (its socket closes): every connection is dropped
+   * at once, whatever its state, and its qlog trace ends. Call it after the
+   * last CONNECTION_CLOSEs were taken with `pollSend`.
+   */
+  discardAll(): void {
+    for (const connection of [...this.connections.values()]) this.reap(connection)
+    this.timers.clear()
+  }
+
   private reap(connection: Connection): void {
     connection.endQlog()
     this.handshaking.delete(connection.handle)

@@ -1,5 +1,5 @@
 import { it } from "@effect/vitest"
-import { Effect, Layer, Option, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Scope, Stream } from "effect"
 import { describe, expect } from "vitest"
 import * as Endpoint from "../../src/Endpoint.js"
 import * as NobleCrypto from "../../src/NobleCrypto.js"
@@ -92,4 +92,24 @@ describe("both crypto layers run the same end-to-end exchange", () => {
       const first = yield* stream.read()
       expect(Option.isNone(first)).toBe(true)
     }).pipe(Effect.scoped, Effect.provide(Layer.fresh(layer)), Effect.runPromise), 60_000)
+})
+
+describe("closing an endpoint on a real socket", () => {
+  it.scopedLive("sends its CONNECTION_CLOSE before the socket goes, even right after a datagram round trip", () =>
+    Effect.gen(function*() {
+      const { endpoint: server, port } = yield* endpointOn("127.0.0.1", "udp4", serverConfig())
+      const accepted = yield* Effect.fork(server.accept)
+      const clientScope = yield* Scope.make()
+      const { endpoint: client } = yield* endpointOn("127.0.0.1", "udp4", clientConfig()).pipe(Scope.extend(clientScope))
+      const connection = yield* client.connect({ address: "127.0.0.1", port }, { serverName: "localhost" }).pipe(Scope.extend(clientScope))
+      const serverSide = yield* Fiber.join(accepted)
+      yield* serverSide.datagrams.pipe(Stream.runForEach((d) => serverSide.sendDatagram(d).pipe(Effect.ignore)), Effect.forkScoped)
+      const echoed = yield* Effect.fork(connection.datagrams.pipe(Stream.take(1), Stream.runCollect))
+      yield* connection.sendDatagram(new Uint8Array(64).fill(7))
+      yield* Fiber.join(echoed).pipe(Effect.timeout("5 seconds"))
+      // At once: the close must still reach the server, long before its 30 s idle timeout.
+      yield* Scope.close(clientScope, Exit.void)
+      const reason = yield* serverSide.closed.pipe(Effect.timeout("5 seconds"))
+      expect(reason).toMatchObject({ _tag: "ApplicationClosed", code: 0n })
+    }).pipe(Effect.provide(NodeCrypto.layer)), 30_000)
 })

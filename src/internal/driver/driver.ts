@@ -517,6 +517,8 @@ export class Driver {
           else last.push({ destination: packet.destination, data: packet.data, segmentSize: packet.segmentSize })
         }
         this.dispatch()
+        // The socket closes next: no connection can hear its peer again.
+        this.endpoint.discardAll()
       } finally {
         this.busy = false
       }

@@ -148,15 +148,32 @@ const bind = (
     })
   })
 
+/** How long a closing socket waits for datagrams already handed to it. */
+const CLOSE_DRAIN_MILLIS = 100
+
+/**
+ * Closes the socket once what it was given has left: node:dgram sends on a
+ * later tick (after its address lookup) and libuv may queue datagrams the
+ * kernel refused, and closing first would silently drop them, the last
+ * CONNECTION_CLOSEs among them.
+ */
 const close = (handle: Handle): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     if (handle.closed) return resume(Effect.void)
-    handle.closed = true
-    try {
-      handle.socket.close(() => resume(Effect.void))
-    } catch {
-      resume(Effect.void)
+    const deadline = Date.now() + CLOSE_DRAIN_MILLIS
+    const closeNow = (): void => {
+      handle.closed = true
+      try {
+        handle.socket.close(() => resume(Effect.void))
+      } catch {
+        resume(Effect.void)
+      }
     }
+    const waitForQueue = (): void => {
+      if (handle.socket.getSendQueueCount() === 0 || Date.now() >= deadline) closeNow()
+      else setTimeout(waitForQueue, 1)
+    }
+    setImmediate(waitForQueue)
   })
 
 const sendBatch = (handle: Handle, counters: Counters, batch: ReadonlyArray<OutgoingDatagrams>) =>
@@ -265,12 +282,17 @@ export const make = (options: api.Options): Effect.Effect<api.NodeUdpSocket, Soc
       receiver?.endOfBurst()
     }
 
+    // Datagrams mostly come from the same peer: its (immutable) address object is reused.
+    let lastRemote: SocketAddress = { address: "", port: 0 }
     const onMessage = (message: Buffer, remote: Dgram.RemoteInfo): void => {
       const data = new Uint8Array(message.buffer, message.byteOffset, message.byteLength)
       const direct = receiver
       if (direct !== undefined) {
         counters.received++
-        direct.datagram(data, { address: remote.address, port: remote.port })
+        if (remote.port !== lastRemote.port || remote.address !== lastRemote.address) {
+          lastRemote = { address: remote.address, port: remote.port }
+        }
+        direct.datagram(data, lastRemote)
         if (!burstPending) {
           burstPending = true
           setImmediate(endOfBurst)
