@@ -113,6 +113,9 @@ const GENERIC_BATCH = 64
 /** The prototype of Effect's default clock: `sleep` is `setTimeout`, time is `Date.now` / `process.hrtime`. */
 const liveClockPrototype: unknown = Object.getPrototypeOf(Clock.make())
 
+const hasPerformance = typeof performance === "object" && typeof performance.now === "function" &&
+  typeof performance.timeOrigin === "number"
+
 interface Received {
   readonly data: Uint8Array
   readonly remote: SocketAddress
@@ -155,14 +158,14 @@ export class Driver {
   }
 
   /**
-   * The core's clock: µs since the Unix epoch on Effect's `Clock`. (On the
-   * live clock the nanosecond count goes to a double first: its rounding, a
-   * quarter of a µs, is below the µs the core counts in, and it spares a
-   * bigint division per datagram. Other clocks keep the exact division.)
+   * The core's clock: µs since the Unix epoch on Effect's `Clock`. On the
+   * live clock (called for every datagram) it is read from
+   * `performance.now()` directly, as Effect's live clock does but without
+   * its bigint arithmetic; other clocks (`TestClock`) are asked.
    */
   now(): number {
-    const nanos = this.clock.unsafeCurrentTimeNanos()
-    return this.live ? Math.floor(Number(nanos) / 1000) : Number(nanos / 1000n)
+    if (this.live && hasPerformance) return Math.floor((performance.timeOrigin + performance.now()) * 1000)
+    return Number(this.clock.unsafeCurrentTimeNanos() / 1000n)
   }
 
   /** Runs `f` against the core now, then pumps (events, and what the call queued goes out). */
