@@ -2,6 +2,9 @@ import { FastCheck as fc } from "effect"
 import { describe, expect, it } from "vitest"
 import { BASE_MTU, MtuDiscovery } from "../../src/internal/connection/mtud.js"
 
+/** A congestion window with room for any probe. */
+const ANY_ROOM = Number.MAX_SAFE_INTEGER
+
 /** RFC 8899 §5.1.1 raise interval used by the module: 600 s in µs. */
 const RAISE_INTERVAL = 600_000_000
 
@@ -13,7 +16,7 @@ const RAISE_INTERVAL = 600_000_000
 const runSearch = (mtud: MtuDiscovery, pathMtu: number, now = 0, firstPn = 0): Array<number> => {
   const probes: Array<number> = []
   let pn = firstPn
-  for (let size = mtud.probeToSend(now); size !== undefined; size = mtud.probeToSend(now)) {
+  for (let size = mtud.probeToSend(now, ANY_ROOM); size !== undefined; size = mtud.probeToSend(now, ANY_ROOM)) {
     probes.push(size)
     expect(probes.length).toBeLessThan(200)
     mtud.onProbeSent(pn)
@@ -25,6 +28,22 @@ const runSearch = (mtud: MtuDiscovery, pathMtu: number, now = 0, firstPn = 0): A
 }
 
 describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
+  it("climbs in steps no larger than the congestion window's room, up to a loopback-sized path", () => {
+    // A receiver that only acknowledges keeps its initial window: probes must still go out.
+    const mtud = new MtuDiscovery(true, 65_507)
+    const room = 12_000
+    const probes: Array<number> = []
+    for (let size = mtud.probeToSend(0, room), pn = 0; size !== undefined; size = mtud.probeToSend(0, room), pn++) {
+      probes.push(size)
+      expect(probes.length).toBeLessThan(50)
+      mtud.onProbeSent(pn)
+      mtud.onProbeAcked(pn)
+    }
+    expect(probes[0]).toBe(room)
+    expect(Math.max(...probes)).toBe(room)
+    expect(mtud.current).toBe(room)
+  })
+
   it("starts at the QUIC minimum of 1200 bytes", () => {
     expect(BASE_MTU).toBe(1200)
     expect(new MtuDiscovery(true, 1500).current).toBe(1200)
@@ -32,8 +51,8 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
 
   it("never probes when disabled", () => {
     const mtud = new MtuDiscovery(false, 1500)
-    expect(mtud.probeToSend(0)).toBeUndefined()
-    expect(mtud.probeToSend(10 * RAISE_INTERVAL)).toBeUndefined()
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBeUndefined()
+    expect(mtud.probeToSend(10 * RAISE_INTERVAL, ANY_ROOM)).toBeUndefined()
     expect(mtud.current).toBe(1200)
   })
 
@@ -52,31 +71,31 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
 
   it("does nothing when the upper bound leaves no room above 1200", () => {
     const mtud = new MtuDiscovery(true, 1200)
-    expect(mtud.probeToSend(0)).toBeUndefined()
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBeUndefined()
     expect(mtud.current).toBe(1200)
   })
 
   it("has one probe in flight at a time", () => {
     const mtud = new MtuDiscovery(true, 1500)
-    expect(mtud.probeToSend(0)).toBe(1350)
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1350)
     // Asking again before sending returns the same size.
-    expect(mtud.probeToSend(0)).toBe(1350)
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1350)
     mtud.onProbeSent(7)
-    expect(mtud.probeToSend(0)).toBeUndefined()
-    expect(mtud.probeToSend(RAISE_INTERVAL)).toBeUndefined()
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBeUndefined()
+    expect(mtud.probeToSend(RAISE_INTERVAL, ANY_ROOM)).toBeUndefined()
     mtud.onProbeAcked(7)
     expect(mtud.current).toBe(1350)
-    expect(mtud.probeToSend(0)).toBe(1425)
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1425)
   })
 
   it("ignores acknowledgements and losses of packets that are not the probe in flight", () => {
     const mtud = new MtuDiscovery(true, 1500)
-    mtud.probeToSend(0)
+    mtud.probeToSend(0, ANY_ROOM)
     mtud.onProbeSent(3)
     mtud.onProbeAcked(2)
     mtud.onProbeLost(4)
     expect(mtud.current).toBe(1200)
-    expect(mtud.probeToSend(0)).toBeUndefined()
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBeUndefined()
     // A stale ack of an earlier probe after this one resolved changes nothing either.
     mtud.onProbeAcked(3)
     expect(mtud.current).toBe(1350)
@@ -87,35 +106,35 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
   it("retries a lost probe size until MAX_PROBES (3) consecutive losses, then caps the search below it", () => {
     const mtud = new MtuDiscovery(true, 1500)
     for (let attempt = 0; attempt < 3; attempt++) {
-      expect(mtud.probeToSend(0)).toBe(1350)
+      expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1350)
       mtud.onProbeSent(attempt)
       mtud.onProbeLost(attempt)
     }
     expect(mtud.current).toBe(1200)
     // The search high is now 1349: next probe 1200 + ⌈149/2⌉.
-    expect(mtud.probeToSend(0)).toBe(1275)
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1275)
   })
 
   it("restarts the loss count after an acknowledged probe", () => {
     const mtud = new MtuDiscovery(true, 1500)
     let pn = 0
     const lose = () => {
-      mtud.probeToSend(0)
+      mtud.probeToSend(0, ANY_ROOM)
       mtud.onProbeSent(pn)
       mtud.onProbeLost(pn++)
     }
     lose()
     lose()
-    expect(mtud.probeToSend(0)).toBe(1350)
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1350)
     mtud.onProbeSent(pn)
     mtud.onProbeAcked(pn++)
     expect(mtud.current).toBe(1350)
     // Two losses of the next size do not cap it; a third does.
     lose()
     lose()
-    expect(mtud.probeToSend(0)).toBe(1425)
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1425)
     lose()
-    expect(mtud.probeToSend(0)).toBe(1350 + Math.ceil((1424 - 1350) / 2))
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1350 + Math.ceil((1424 - 1350) / 2))
   })
 
   it("finds the path MTU to within the search granularity (16 bytes), never above it", () => {
@@ -159,7 +178,7 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
   it("ignores a peer limit above the local upper bound", () => {
     const mtud = new MtuDiscovery(true, 1400)
     mtud.setPeerLimit(65_527)
-    expect(mtud.probeToSend(0)).toBe(1300)
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1300)
   })
 
   it("completes and probes again only after the raise interval (RFC 8899 §5.1.1)", () => {
@@ -170,10 +189,10 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
     const settled = mtud.current
     expect(settled).toBeGreaterThan(1400 - 16)
     expect(settled).toBeLessThanOrEqual(1400)
-    expect(mtud.probeToSend(t0 + 1)).toBeUndefined()
-    expect(mtud.probeToSend(t0 + RAISE_INTERVAL - 1)).toBeUndefined()
+    expect(mtud.probeToSend(t0 + 1, ANY_ROOM)).toBeUndefined()
+    expect(mtud.probeToSend(t0 + RAISE_INTERVAL - 1, ANY_ROOM)).toBeUndefined()
     // After the interval the search reopens up to the upper bound, in case the path grew.
-    const next = mtud.probeToSend(t0 + RAISE_INTERVAL)
+    const next = mtud.probeToSend(t0 + RAISE_INTERVAL, ANY_ROOM)
     expect(next).toBe(settled + Math.ceil((1500 - settled) / 2))
     // The path did grow: the new search finds it.
     runSearch(mtud, 1500, t0 + RAISE_INTERVAL, 1000)
@@ -185,9 +204,9 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
     runSearch(mtud, 1500, 0)
     expect(mtud.current).toBe(1491)
     // 1500 - 1491 < 16: nothing to probe, the next attempt is another interval away.
-    expect(mtud.probeToSend(RAISE_INTERVAL)).toBeUndefined()
-    expect(mtud.probeToSend(2 * RAISE_INTERVAL - 1)).toBeUndefined()
-    expect(mtud.probeToSend(2 * RAISE_INTERVAL)).toBeUndefined()
+    expect(mtud.probeToSend(RAISE_INTERVAL, ANY_ROOM)).toBeUndefined()
+    expect(mtud.probeToSend(2 * RAISE_INTERVAL - 1, ANY_ROOM)).toBeUndefined()
+    expect(mtud.probeToSend(2 * RAISE_INTERVAL, ANY_ROOM)).toBeUndefined()
     expect(mtud.current).toBe(1491)
   })
 
@@ -234,7 +253,7 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
 
   it("abandons a probe in flight on a black-hole fallback", () => {
     const mtud = new MtuDiscovery(true, 1500)
-    expect(mtud.probeToSend(0)).toBe(1350)
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1350)
     mtud.onProbeSent(1)
     for (let i = 0; i < 6; i++) mtud.onPacketLost(1300)
     expect(mtud.current).toBe(1200)
@@ -242,7 +261,7 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
     mtud.onProbeAcked(1)
     expect(mtud.current).toBe(1200)
     // The search restarts from the base.
-    expect(mtud.probeToSend(0)).toBe(1350)
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBe(1350)
   })
 
   it("searches again from the base after a black hole once the raise interval has passed", () => {

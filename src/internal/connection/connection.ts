@@ -1139,7 +1139,9 @@ export class Connection {
     const congestionBlocked = probesOwed === 0 &&
       this.recovery.bytesInFlight + limit > this.recovery.congestion.window
     // RFC 8899 §5.3: probes take their turn ahead of data, within the congestion window.
-    const mtuProbe = this.handshakeConfirmed && this.addressValidated ? this.mtud.probeToSend(now) : undefined
+    const mtuProbe = this.handshakeConfirmed && this.addressValidated
+      ? this.mtud.probeToSend(now, this.recovery.congestion.window - this.recovery.bytesInFlight)
+      : undefined
     if (mtuProbe !== undefined && this.recovery.bytesInFlight + mtuProbe <= this.recovery.congestion.window) {
       const sent = this.transmitMtuProbe(now, buffer, mtuProbe)
       if (sent !== undefined) return sent

@@ -52,8 +52,14 @@ export class MtuDiscovery {
     this.searchHigh = Math.min(this.searchHigh, this.ceiling)
   }
 
-  /** The size of the probe to send now, or undefined. One probe is in flight at a time. */
-  probeToSend(now: number): number | undefined {
+  /**
+   * The size of the probe to send now, or undefined. One probe is in flight
+   * at a time. `room`: what the congestion window has free; the probe is cut
+   * to it, so that a sender whose window stays small (one that mostly
+   * acknowledges) still climbs, step by step, instead of waiting forever
+   * for room for the middle of the search range.
+   */
+  probeToSend(now: number, room: number): number | undefined {
     if (!this.enabled || this.inFlightProbe !== undefined) return undefined
     if (this.nextSearchAt === undefined || now < this.nextSearchAt) return undefined
     if (this.searchHigh - this.current < SEARCH_GRANULARITY) {
@@ -61,7 +67,13 @@ export class MtuDiscovery {
       this.searchHigh = this.ceiling
       return undefined
     }
-    this.probeSize ??= Math.min(this.searchHigh, this.current + Math.ceil((this.searchHigh - this.current) / 2))
+    if (this.probeSize === undefined) {
+      const middle = Math.min(this.searchHigh, this.current + Math.ceil((this.searchHigh - this.current) / 2))
+      const size = Math.min(middle, room)
+      // Too little room for a probe worth sending: wait for the window.
+      if (size < middle && size - this.current < SEARCH_GRANULARITY) return undefined
+      this.probeSize = size
+    }
     return this.probeSize
   }
 
