@@ -1,4 +1,4 @@
-import { addressKey, type SocketAddress } from "./address.js"
+import { sameAddress, type SocketAddress } from "./address.js"
 import type { EndpointConfig } from "./config.js"
 import type { CryptoBackend } from "./crypto/backend.js"
 import type { CidGenerator } from "./connection/cids.js"
@@ -91,7 +91,12 @@ export class QuicEndpoint {
   private readonly usedTickets = new UsedTickets(100_000)
   private readonly ticketStore
   private readonly clientTokens = new Map<string, Uint8Array>()
+  /** Room for one batch of datagrams (GSO-style), written in place and copied out. */
   private readonly scratch: Uint8Array
+  /** The scratch's first datagram, as large as our largest UDP payload. */
+  private readonly firstSlot: Uint8Array
+  /** A datagram `transmitBatch` pulled for another destination, sent right after its batch. */
+  private strayPacket: OutgoingPacket | undefined
   private nextHandle = 1
   private batchDepth = 0
   private resetBudget = STATELESS_RESETS_PER_SECOND
@@ -128,7 +133,9 @@ export class QuicEndpoint {
       }
     }
     this.ticketStore = config.client?.ticketStore ?? new MemoryTicketStore()
-    this.scratch = new Uint8Array(Math.max(config.transport.maxUdpPayloadSize, MIN_INITIAL_DATAGRAM))
+    const datagramRoom = Math.max(config.transport.maxUdpPayloadSize, MIN_INITIAL_DATAGRAM)
+    this.scratch = new Uint8Array(datagramRoom * Math.max(1, config.maxTransmitDatagrams))
+    this.firstSlot = this.scratch.subarray(0, datagramRoom)
     if (config.connectionIdLength < 4 || config.connectionIdLength > MAX_CONNECTION_ID_LENGTH) {
       throw new RangeError("connectionIdLength must be 4 to 20 bytes")
     }
@@ -476,37 +483,42 @@ export class QuicEndpoint {
       const packet = this.transmitBatch(now, connection)
       if (packet === undefined) continue
       this.sendQueue.push(packet)
+      if (this.strayPacket !== undefined) {
+        this.sendQueue.push(this.strayPacket)
+        this.strayPacket = undefined
+      }
       // Still active (it may have more), behind the others.
       if (this.connections.has(handle)) active.add(handle)
     }
   }
 
   private transmitBatch(now: number, connection: Connection): OutgoingPacket | undefined {
-    const first = connection.pollTransmit(now, this.scratch)
+    const scratch = this.scratch
+    const first = connection.pollTransmit(now, this.firstSlot)
     if (first === undefined) {
       this.afterConnectionCall(connection, false)
       return undefined
     }
-    const max = this.config.maxTransmitDatagrams
-    if (max <= 1) {
-      this.afterConnectionCall(connection, false)
-      return new OutgoingPacket(first.destination, this.scratch.slice(0, first.length), undefined)
-    }
     const size = first.length
-    const batch = new Uint8Array(size * max)
-    batch.set(this.scratch.subarray(0, size))
+    const max = Math.min(this.config.maxTransmitDatagrams, Math.floor(scratch.length / size))
     let used = size
     let count = 1
     while (count < max) {
-      const next = connection.pollTransmit(now, batch.subarray(used, used + size))
+      const next = connection.pollTransmit(now, scratch.subarray(used, used + size))
       if (next === undefined) break
+      if (!sameAddress(next.destination, first.destination)) {
+        // Another path (a probe while migrating): its own datagram, after this batch.
+        this.strayPacket = new OutgoingPacket(next.destination, scratch.slice(used, used + next.length), undefined)
+        break
+      }
       used += next.length
       count++
       // A shorter datagram ends the batch (it can only be the last segment).
-      if (next.length < size || addressKey(next.destination) !== addressKey(first.destination)) break
+      if (next.length < size) break
     }
     this.afterConnectionCall(connection, false)
-    return new OutgoingPacket(first.destination, batch.subarray(0, used), count > 1 ? size : undefined)
+    // Only the bytes used are copied out: the scratch is reused, the packet may wait in a socket queue.
+    return new OutgoingPacket(first.destination, scratch.slice(0, used), count > 1 ? size : undefined)
   }
 
   /** The next datagram(s) to send, or undefined when the queue is empty. */
