@@ -37,6 +37,7 @@ import { StreamManager, type SentStreamFrame } from "../stream/streams.js"
 import { isTlsAlert } from "../tls/alert.js"
 import type { TlsClient } from "../tls/client.js"
 import type { TlsServer } from "../tls/server.js"
+import { CompletedServerHandshake } from "../tls/completed.js"
 import { type CryptoLevel, keyLogLine, type TlsFailure } from "../tls/session.js"
 import {
   decodeTransportParameters,
@@ -68,7 +69,7 @@ import type { QlogFactory, QlogKeyType, QlogPacketHeader, QlogPacketType } from 
  */
 
 type Sent = SentFrames<SentStreamFrame>
-type Tls = TlsClient | TlsServer
+type Tls = TlsClient | TlsServer | CompletedServerHandshake
 
 export type ConnectionState = "handshake" | "established" | "closing" | "draining" | "drained"
 
@@ -179,7 +180,7 @@ export class Connection {
   private readonly transport: TransportConfig
   private readonly backend: CryptoBackend
   private readonly random: Random
-  private readonly tls: Tls
+  private tls: Tls
   private readonly spaces: Record<PacketNumberSpace, PacketSpace>
   private oneRtt: OneRttKeys | undefined
   private pendingOneRttWrite: { suite: CipherSuite; secret: Uint8Array } | undefined
@@ -808,6 +809,10 @@ export class Connection {
           this.init.onSessionTicket?.(event.ticket)
           break
       }
+    }
+    // Everything TLS had to say (tickets included) is queued: a confirmed server keeps only the outcome.
+    if (this.handshakeConfirmed && this.role === "server" && !(this.tls instanceof CompletedServerHandshake)) {
+      this.tls = new CompletedServerHandshake(this.tls as TlsServer)
     }
     return undefined
   }
