@@ -84,7 +84,7 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
       const size = driver.endpoint.maxDatagramSize(handle)
       return typeof size === "number" ? size : 0
     }),
-    events: Stream.fromPubSub(c.events),
+    events: Stream.suspend(() => Stream.fromPubSub(c.events)),
     stats: Effect.sync(() => driver.endpoint.connectionStats(handle)),
     close: (code = 0, reason = "") => driver.call((e, now) => e.closeConnection(now, handle, BigInt(code), reason)),
     closed: Deferred.await(c.closed),

@@ -75,7 +75,7 @@ export class ConnectionSignals {
   readonly incomingBidi = Effect.runSync(Queue.unbounded<number | End>())
   readonly incomingUni = Effect.runSync(Queue.unbounded<number | End>())
   readonly datagrams: Queue.Queue<Uint8Array | End>
-  readonly events = Effect.runSync(PubSub.sliding<ConnectionEvent>(256))
+  private eventHub: PubSub.PubSub<ConnectionEvent> | undefined
   readonly streams = new Map<number, StreamSignals>()
   readonly streamsAvailable = Effect.unsafeMakeLatch(false)
   readonly datagramsUnblocked = Effect.unsafeMakeLatch(false)
@@ -87,6 +87,19 @@ export class ConnectionSignals {
     datagramQueue: number
   ) {
     this.datagrams = Effect.runSync(Queue.sliding<Uint8Array | End>(datagramQueue))
+  }
+
+  /**
+   * Made at the first subscription: a PubSub keeps nothing for subscribers
+   * yet to come, so until then events have nobody to reach, and an idle
+   * connection does not carry the hub's 256-slot ring.
+   */
+  get events(): PubSub.PubSub<ConnectionEvent> {
+    return (this.eventHub ??= Effect.runSync(PubSub.sliding<ConnectionEvent>(256)))
+  }
+
+  publish(event: ConnectionEvent): void {
+    if (this.eventHub !== undefined) Effect.runSync(PubSub.publish(this.eventHub, event))
   }
 
   stream(id: number): StreamSignals {
@@ -469,7 +482,7 @@ export class Driver {
   }
 
   private publish(c: ConnectionSignals, event: ConnectionEvent): void {
-    Effect.runSync(PubSub.publish(c.events, event))
+    c.publish(event)
   }
 
   private onClosed(c: ConnectionSignals, reason: CloseReason): void {
