@@ -108,10 +108,11 @@ const runRequests = (connection: Connection, options: ClientOptions, progress: P
       )
     }
     const deadline = (yield* nowMillis) + options.durationSeconds * 1000
+    let running = true
     const worker = Effect.whileLoop({
-      while: () => Date.now() < deadline,
-      body: () => request(connection, options, progress),
-      step: () => undefined
+      while: () => running,
+      body: () => request(connection, options, progress).pipe(Effect.zipRight(nowMillis)),
+      step: (now) => void (running = now < deadline)
     })
     yield* Effect.all(Array.from({ length: parallel }, () => worker), { concurrency: "unbounded", discard: true })
   })

@@ -1,5 +1,4 @@
-/** Test-only: starts and stops the quic-go reference peer (../shared/peers/README.md). */
-import { type ChildProcess, spawn } from "node:child_process"
+/** Test-only: where the quic-go reference peer and its certificate are (../shared/peers/README.md), and a free UDP port for it. */
 import { createSocket } from "node:dgram"
 import { dirname, join } from "node:path"
 
@@ -16,37 +15,3 @@ export const freePort = async (): Promise<number> => {
   await new Promise<void>((resolve) => socket.close(() => resolve()))
   return port
 }
-
-export interface PeerProcess {
-  readonly process: ChildProcess
-  readonly stdout: () => string
-  readonly stderr: () => string
-  readonly exited: Promise<number | null>
-  stop(): Promise<void>
-}
-
-export const runPeer = (args: ReadonlyArray<string>, readyText?: string): Promise<PeerProcess> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(QUICGO_PEER!, args, { stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    let err = ""
-    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
-    const peer: PeerProcess = {
-      process: child,
-      stdout: () => out,
-      stderr: () => err,
-      exited,
-      stop: async () => {
-        if (child.exitCode === null) child.kill("SIGTERM")
-        await exited
-      }
-    }
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()))
-    child.stderr!.on("data", (d: Buffer) => {
-      err += d.toString()
-      if (readyText !== undefined && err.includes(readyText)) resolve(peer)
-    })
-    child.on("error", reject)
-    if (readyText === undefined) resolve(peer)
-    else void exited.then((code) => reject(new Error(`quicgo-peer exited (${code}) before ready: ${err}`)))
-  })
