@@ -70,6 +70,13 @@ export interface Connection {
   ) => Effect.Effect<void, DatagramError | ConnectionClosedError>
   /** Datagrams received, ending when the connection closes. */
   readonly datagrams: Stream.Stream<Uint8Array>
+  /**
+   * The next datagram received, waiting for one; fails once the connection
+   * has closed and every datagram received before was taken.
+   *
+   * @since 0.1.0
+   */
+  readonly receiveDatagram: Effect.Effect<Uint8Array, ConnectionClosedError>
   /** The largest datagram payload that fits now (0 when the peer does not accept datagrams). */
   readonly maxDatagramSize: Effect.Effect<number>
   /** Connection events published from the moment the stream is subscribed (earlier ones are not replayed). */

@@ -61,11 +61,22 @@ const serveRequest = (stream: QuicStream): Effect.Effect<void, unknown> =>
     yield* stream.finish
   })
 
+/** Serves every stream `accept` yields, each on its own fiber, until the connection closes. */
+const serveAccepted = (accept: Effect.Effect<QuicStream, unknown>): Effect.Effect<void> =>
+  Effect.forever(Effect.flatMap(accept, (stream) => Effect.fork(Effect.ignore(serveRequest(stream))))).pipe(Effect.ignore)
+
+/**
+ * Plain accept and receive loops rather than merged Streams: a handshake
+ * benchmark opens hundreds of connections a second, and each Stream
+ * pipeline costs more fibers and channels than the handshake's own work.
+ */
 const serveConnection = (connection: Connection): Effect.Effect<void> =>
   Effect.all([
-    connection.incomingStreams.pipe(Stream.runForEach((stream) => serveRequest(stream).pipe(Effect.ignore, Effect.fork))),
-    connection.datagrams.pipe(Stream.runForEach((datagram) => connection.sendDatagram(datagram).pipe(Effect.ignore)))
-  ], { concurrency: "unbounded", discard: true }).pipe(Effect.ignore)
+    serveAccepted(connection.acceptBi),
+    serveAccepted(connection.acceptUni),
+    Effect.forever(Effect.flatMap(connection.receiveDatagram, (datagram) => Effect.ignore(connection.sendDatagram(datagram))))
+      .pipe(Effect.ignore)
+  ], { concurrency: "unbounded", discard: true })
 
 const readableFile = (flag: string, path: string) =>
   Effect.try({

@@ -104,6 +104,18 @@ describe("the driver over a direct socket", () => {
       expect(log.slice(100)).toEqual(["flush"])
     }))
 
+  it.scoped("calls made in one turn (a write, then a finish) share one flush at the end of the turn", () =>
+    Effect.gen(function*() {
+      const { core, log } = fakeCore()
+      const net = fakeSocket(1000)
+      const driver = yield* makeDriver(core, net.socket)
+      driver.unsafeCall(() => log.push("write"))
+      driver.unsafeCall(() => log.push("finish"))
+      expect(log).toEqual(["write", "finish"])
+      yield* Effect.promise(() => Promise.resolve())
+      expect(log).toEqual(["write", "finish", "flush"])
+    }))
+
   it.scoped("stops pulling packets when the socket pushes back, and resumes in order when it is writable", () =>
     Effect.gen(function*() {
       const { core, log, queued } = fakeCore()

@@ -49,6 +49,13 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
     expect(new MtuDiscovery(true, 1500).current).toBe(1200)
   })
 
+  it("holds the search back until the time given to startSearchAt", () => {
+    const mtud = new MtuDiscovery(true, 1500)
+    mtud.startSearchAt(100_000)
+    expect(mtud.probeToSend(99_999, ANY_ROOM)).toBeUndefined()
+    expect(mtud.probeToSend(100_000, ANY_ROOM)).toBe(1350)
+  })
+
   it("never probes when disabled", () => {
     const mtud = new MtuDiscovery(false, 1500)
     expect(mtud.probeToSend(0, ANY_ROOM)).toBeUndefined()

@@ -150,6 +150,9 @@ const MAX_CRYPTO_BUFFER = 64 * 1024
 /** RFC 9000 §8.1: before validation a server sends at most three times what it received. */
 const AMPLIFICATION_FACTOR = 3
 
+/** Smoothed RTTs between handshake confirmation and the first PMTU probe. */
+const MTU_SEARCH_DELAY_RTTS = 5
+
 const EMPTY = new Uint8Array(0)
 
 const spaceOf = (type: "initial" | "handshake" | "0rtt" | "1rtt"): PacketNumberSpace =>
@@ -233,6 +236,8 @@ export class Connection {
   private zeroRttAccepted = false
   private zeroRttPackets: Array<number> = []
   private pacingDeadline: number | undefined
+  /** When the PMTU search may start (one-shot wake-up for an idle connection). */
+  private mtuSearchAt: number | undefined
   private packetsReceived = 0
   private bytesReceived = 0
   private packetsDropped = 0
@@ -935,6 +940,11 @@ export class Connection {
     this.handshakeConfirmed = true
     if (this.qlog !== undefined) this.qlog.stateUpdated(now, "handshake_confirmed")
     this.recovery.onHandshakeConfirmed(now)
+    // RFC 8899 leaves the start of the search to us: a few round trips in,
+    // so that a connection that only does a handshake and a request or two
+    // does not spend datagrams on probes it would never profit from.
+    this.mtuSearchAt = now + MTU_SEARCH_DELAY_RTTS * this.recovery.rtt.smoothed
+    this.mtud.startSearchAt(this.mtuSearchAt)
     // RFC 9001 §4.9.2: Handshake keys are dropped once the handshake is confirmed.
     this.discardSpace("initial", now)
     this.discardSpace("handshake", now)
@@ -1022,6 +1032,7 @@ export class Connection {
     if (ack !== undefined) deadline = Math.min(deadline, ack)
     if (this.pacingDeadline !== undefined) deadline = Math.min(deadline, this.pacingDeadline)
     if (this.pathValidation !== undefined) deadline = Math.min(deadline, this.pathValidation.deadline)
+    if (this.mtuSearchAt !== undefined) deadline = Math.min(deadline, this.mtuSearchAt)
     const discard = this.oneRtt?.previousReadDiscardAt
     if (discard !== undefined) deadline = Math.min(deadline, discard)
     if (this.transport.keepAliveInterval > 0 && this.state === "established") {
@@ -1050,6 +1061,8 @@ export class Connection {
       this.onRecoveryEvents(events)
     }
     if (this.pacingDeadline !== undefined && now >= this.pacingDeadline) this.pacingDeadline = undefined
+    // The search's start wakes an idle connection once; its first probe goes out with this transmit.
+    if (this.mtuSearchAt !== undefined && now >= this.mtuSearchAt) this.mtuSearchAt = undefined
     this.oneRtt?.onTimer(now)
     if (this.pathValidation !== undefined && now >= this.pathValidation.deadline) {
       // RFC 9000 §9.3.2: the new path failed to validate; go back to the old one.

@@ -46,6 +46,11 @@ export class MtuDiscovery {
     this.searchHigh = upperBound
   }
 
+  /** Holds the search back until `at` (µs). */
+  startSearchAt(at: number): void {
+    this.nextSearchAt = at
+  }
+
   /** The peer's max_udp_payload_size caps the search (RFC 9000 §18.2). */
   setPeerLimit(limit: number): void {
     this.ceiling = Math.min(this.upperBound, limit)

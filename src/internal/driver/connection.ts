@@ -1,8 +1,8 @@
-import { Deferred, Effect, Option, type Scope, Stream } from "effect"
+import { Deferred, Effect, Option, type Queue, type Scope, Stream } from "effect"
 import type * as Connection from "../../Connection.js"
 import { connectionClosedError, type ConnectionClosedError, DatagramError } from "../../QuicError.js"
 import type { QuicStream } from "../../Stream.js"
-import { type ConnectionSignals, type Driver, takeUntilEnd } from "./driver.js"
+import { type ConnectionSignals, type Driver, type End, takeUntilEnd } from "./driver.js"
 import { makeQuicStream } from "./stream.js"
 
 const closedError = (c: ConnectionSignals): ConnectionClosedError =>
@@ -25,8 +25,8 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
       (stream) => stream.close
     )
 
-  const accept = (queue: typeof c.incomingBidi): Effect.Effect<QuicStream, ConnectionClosedError> =>
-    takeUntilEnd(queue).pipe(
+  const accept = (queue: () => Queue.Queue<number | End>): Effect.Effect<QuicStream, ConnectionClosedError> =>
+    Effect.suspend(() => takeUntilEnd(queue())).pipe(
       Effect.flatMap(Option.match({
         onNone: () => Effect.fail(closedError(c)),
         onSome: (id) => Effect.succeed(makeQuicStream(driver, c, id, false))
@@ -52,7 +52,7 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
       }
     })
 
-  const incomingOf = (queue: typeof c.incomingBidi): Stream.Stream<QuicStream, ConnectionClosedError> =>
+  const incomingOf = (queue: Queue.Queue<number | End>): Stream.Stream<QuicStream, ConnectionClosedError> =>
     Stream.repeatEffectOption(
       takeUntilEnd(queue).pipe(
         Effect.flatMap(Option.match({
@@ -71,20 +71,31 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
     remoteAddress: Effect.sync(() => driver.endpoint.remoteAddress(handle)),
     openBi: open(true),
     openUni: open(false),
-    acceptBi: accept(c.incomingBidi),
-    acceptUni: accept(c.incomingUni),
-    incomingStreams: Stream.merge(incomingOf(c.incomingBidi), incomingOf(c.incomingUni)),
+    acceptBi: accept(() => c.incomingBidi),
+    acceptUni: accept(() => c.incomingUni),
+    // The Streams are built when first asked for: a Stream pipeline costs far
+    // more to build than most connections would ever use.
+    get incomingStreams() {
+      return Stream.merge(incomingOf(c.incomingBidi), incomingOf(c.incomingUni))
+    },
     sendDatagram,
-    datagrams: Stream.repeatEffectOption(
-      takeUntilEnd(c.datagrams).pipe(
-        Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed }))
+    get datagrams() {
+      return Stream.repeatEffectOption(
+        Effect.suspend(() => takeUntilEnd(c.datagrams)).pipe(
+          Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed }))
+        )
       )
+    },
+    receiveDatagram: Effect.suspend(() => takeUntilEnd(c.datagrams)).pipe(
+      Effect.flatMap(Option.match({ onNone: () => Effect.fail(closedError(c)), onSome: Effect.succeed }))
     ),
     maxDatagramSize: Effect.sync(() => {
       const size = driver.endpoint.maxDatagramSize(handle)
       return typeof size === "number" ? size : 0
     }),
-    events: Stream.suspend(() => Stream.fromPubSub(c.events)),
+    get events() {
+      return Stream.suspend(() => Stream.fromPubSub(c.events))
+    },
     stats: Effect.sync(() => driver.endpoint.connectionStats(handle)),
     close: (code = 0, reason = "") => driver.call((e, now) => e.closeConnection(now, handle, BigInt(code), reason)),
     closed: Deferred.await(c.closed),

@@ -66,15 +66,15 @@ export class StreamSignals {
 }
 
 const END = Symbol("end")
-type End = typeof END
+export type End = typeof END
 
 /** Per-connection signals and queues. */
 export class ConnectionSignals {
   readonly handshake = Deferred.unsafeMake<void, CloseReason>(FiberId.none)
   readonly closed = Deferred.unsafeMake<CloseReason>(FiberId.none)
-  readonly incomingBidi = Effect.runSync(Queue.unbounded<number | End>())
-  readonly incomingUni = Effect.runSync(Queue.unbounded<number | End>())
-  readonly datagrams: Queue.Queue<Uint8Array | End>
+  private bidiQueue: Queue.Queue<number | End> | undefined
+  private uniQueue: Queue.Queue<number | End> | undefined
+  private datagramQueue: Queue.Queue<Uint8Array | End> | undefined
   private eventHub: PubSub.PubSub<ConnectionEvent> | undefined
   readonly streams = new Map<number, StreamSignals>()
   readonly streamsAvailable = Effect.unsafeMakeLatch(false)
@@ -84,9 +84,37 @@ export class ConnectionSignals {
 
   constructor(
     readonly handle: number,
-    datagramQueue: number
-  ) {
-    this.datagrams = Effect.runSync(Queue.sliding<Uint8Array | End>(datagramQueue))
+    private readonly datagramCapacity: number
+  ) {}
+
+  /*
+   * The queues are made at first use: an Effect queue costs tens of µs to
+   * make, and most connections never see a unidirectional stream or a
+   * datagram. One made after the close starts with its end marker.
+   */
+
+  get incomingBidi(): Queue.Queue<number | End> {
+    return (this.bidiQueue ??= this.ended(Effect.runSync(Queue.unbounded<number | End>())))
+  }
+
+  get incomingUni(): Queue.Queue<number | End> {
+    return (this.uniQueue ??= this.ended(Effect.runSync(Queue.unbounded<number | End>())))
+  }
+
+  get datagrams(): Queue.Queue<Uint8Array | End> {
+    return (this.datagramQueue ??= this.ended(Effect.runSync(Queue.sliding<Uint8Array | End>(this.datagramCapacity))))
+  }
+
+  private ended<A>(queue: Queue.Queue<A | End>): Queue.Queue<A | End> {
+    if (this.closeReason !== undefined) Queue.unsafeOffer(queue, END)
+    return queue
+  }
+
+  /** Ends every queue made so far (the connection closed). */
+  endQueues(): void {
+    if (this.bidiQueue !== undefined) Queue.unsafeOffer(this.bidiQueue, END)
+    if (this.uniQueue !== undefined) Queue.unsafeOffer(this.uniQueue, END)
+    if (this.datagramQueue !== undefined) Queue.unsafeOffer(this.datagramQueue, END)
   }
 
   /**
@@ -155,6 +183,8 @@ export class Driver {
   /** `clock` is Effect's default clock. */
   private readonly live: boolean
   private continuation = false
+  /** A pump is queued for the end of this turn (after application calls). */
+  private pumpQueued = false
   private closing = false
   private stopped = false
 
@@ -181,7 +211,12 @@ export class Driver {
     return Number(this.clock.unsafeCurrentTimeNanos() / 1000n)
   }
 
-  /** Runs `f` against the core now, then pumps (events, and what the call queued goes out). */
+  /**
+   * Runs `f` against the core now; the pump (events, and what the call
+   * queued goes out) follows at the end of the current turn, so that the
+   * calls one fiber makes in a row (a write then a finish, a stream opened
+   * then written) leave in one packet rather than one each.
+   */
   call<A>(f: (endpoint: QuicEndpoint, now: number) => A): Effect.Effect<A> {
     return Effect.sync(() => this.unsafeCall(f))
   }
@@ -189,8 +224,16 @@ export class Driver {
   /** Like `call`, for code already inside `Effect.sync`. */
   unsafeCall<A>(f: (endpoint: QuicEndpoint, now: number) => A): A {
     const result = f(this.endpoint, this.now())
-    this.pump()
+    if (!this.pumpQueued) {
+      this.pumpQueued = true
+      queueMicrotask(this.queuedPump)
+    }
     return result
+  }
+
+  private readonly queuedPump = (): void => {
+    this.pumpQueued = false
+    this.pump()
   }
 
   /** Registers a connection the application created (client) before its events arrive. */
@@ -492,9 +535,7 @@ export class Driver {
     Deferred.unsafeDone(c.closed, Exit.succeed(reason))
     this.publish(c, { _tag: "Closed", reason })
     // Wake every waiter so it sees the connection is gone.
-    Queue.unsafeOffer(c.incomingBidi, END)
-    Queue.unsafeOffer(c.incomingUni, END)
-    Queue.unsafeOffer(c.datagrams, END)
+    c.endQueues()
     c.streamsAvailable.unsafeOpen()
     c.datagramsUnblocked.unsafeOpen()
     for (const s of c.streams.values()) {
@@ -503,8 +544,13 @@ export class Driver {
     }
   }
 
-  /** Forgets a connection's signals once the application is done with it. */
+  /**
+   * Forgets a connection's signals once the application is done with it,
+   * after a pump: what its last calls queued (a CONNECTION_CLOSE) goes out
+   * and its close reaches the signals first.
+   */
   forget(handle: number): void {
+    this.pump()
     this.connections.delete(handle)
     this.clientHandles.delete(handle)
   }
