@@ -536,13 +536,23 @@ export class QuicEndpoint {
 
   /** Operations inside `body` do not transmit; one flush follows, so many small writes leave as full packets. */
   batch<A>(now: number, body: () => A): A {
-    this.batchDepth++
+    this.beginBatch()
     try {
       return body()
     } finally {
-      this.batchDepth--
-      if (this.batchDepth === 0) this.flush(now)
+      this.endBatch(now)
     }
+  }
+
+  /** Opens a batch that outlives one call (a driver's turn): until `endBatch`, operations do not transmit. */
+  beginBatch(): void {
+    this.batchDepth++
+  }
+
+  /** Closes what `beginBatch` opened; the last close flushes once. */
+  endBatch(now: number): void {
+    this.batchDepth--
+    if (this.batchDepth === 0) this.flush(now)
   }
 
   /** Collects what a call on `connection` produced; `mayHaveOutput`: mark it for the next flush. */

@@ -32,6 +32,12 @@ const fakeCore = () => {
     nextTimerDeadline: () => undefined,
     driveTimers: () => {},
     pollEvent: () => undefined,
+    beginBatch: () => {
+      log.push("begin batch")
+    },
+    endBatch: () => {
+      log.push("end batch")
+    },
     flush: () => {
       log.push("flush")
     },
@@ -111,9 +117,9 @@ describe("the driver over a direct socket", () => {
       const driver = yield* makeDriver(core, net.socket)
       driver.unsafeCall(() => log.push("write"))
       driver.unsafeCall(() => log.push("finish"))
-      expect(log).toEqual(["write", "finish"])
+      expect(log).toEqual(["begin batch", "write", "finish"])
       yield* Effect.promise(() => Promise.resolve())
-      expect(log).toEqual(["write", "finish", "flush"])
+      expect(log).toEqual(["begin batch", "write", "finish", "end batch", "flush"])
     }))
 
   it.scoped("stops pulling packets when the socket pushes back, and resumes in order when it is writable", () =>

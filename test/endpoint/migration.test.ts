@@ -169,3 +169,27 @@ describe("NAT rebinding mid-transfer (RFC 9000 §9)", () => {
     expect(eventsTagged(network, SERVER, "PeerAddressChanged")).toHaveLength(1)
   })
 })
+
+describe("servers do not migrate (RFC 9000 §9)", () => {
+  it("a client discards packets from an unknown server address: nothing is delivered, the idle timer is not restarted", () => {
+    const pair = makePair(backend, perfectLink, { transport: { maxIdleTimeout: 2000 } })
+    const { network, client, server } = pair
+    const conn = client.connect(network.now, SERVER, "localhost") as number
+    expect(network.run(() => eventsTagged(network, CLIENT, "Connected").length === 1 && eventsTagged(network, SERVER, "Connected").length === 1)).toBe(true)
+    const serverConn = firstConnection(network, SERVER)
+    network.run(() => false, 500_000)
+    const heard = network.now
+    const droppedBefore = client.connectionStats(conn)!.packetsDropped
+    // The server's endpoint now sends from elsewhere, on a stream of its own.
+    network.rebind(SERVER, { address: "10.9.9.9", port: 1 })
+    const stream = server.openBi(network.now, serverConn) as number
+    expect(server.streamSend(network.now, serverConn, stream, new Uint8Array(100).fill(7))).toBe(100)
+    network.pump(server)
+    expect(network.run(() => client.connectionStats(conn)!.packetsDropped > droppedBefore, 1_000_000)).toBe(true)
+    expect(network.run(() => client.connectionCount === 0, 10_000_000)).toBe(true)
+    expect(eventsTagged(network, CLIENT, "StreamOpened")).toEqual([])
+    // Timed out on the packets it last accepted, not on the stranger's.
+    expect(eventsTagged(network, CLIENT, "ConnectionClosed")).toEqual([{ _tag: "ConnectionClosed", connection: conn, reason: { _tag: "TimedOut" } }])
+    expect(network.now).toBeLessThanOrEqual(heard + 2_500_000)
+  })
+})

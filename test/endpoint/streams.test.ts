@@ -495,3 +495,27 @@ describe("mixed stream endings under loss", () => {
     mixed(seed, loss)
   }, 60_000)
 })
+
+describe("a batch that spans several calls (beginBatch / endBatch)", () => {
+  it("a stream opened, written and finished inside it leaves in one packet: data and FIN in one STREAM frame", () => {
+    const keyLog = new KeyLog()
+    const pair = makeTestPair(backend, perfectLink, { recordWire: true, client: { keyLog: keyLog.log } })
+    const { network, client } = pair
+    const { clientConn } = connect(pair)
+    network.run(() => false, 300_000)
+    const before = network.wire.length
+    client.beginBatch()
+    const stream = client.openBi(network.now, clientConn) as number
+    expect(client.streamSend(network.now, clientConn, stream, pattern(8, 3))).toBe(8)
+    expect(client.streamFinish(network.now, clientConn, stream)).toBeUndefined()
+    expect(client.sendQueueLength).toBe(0)
+    client.endBatch(network.now)
+    expect(client.sendQueueLength).toBe(1)
+    network.run(() => false, 100_000)
+    const { decoded } = decodeWire(backend, network.wire.slice(before), keyLog)
+    const fromClient = decoded.filter((d) => d.fromClient)
+    expect(fromClient.length).toBe(1)
+    const streamFrames = fromClient[0]!.frames.filter((f) => f._tag === "Stream")
+    expect(streamFrames).toMatchObject([{ id: stream, offset: 0, fin: true }])
+  })
+})

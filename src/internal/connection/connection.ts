@@ -361,6 +361,13 @@ export class Connection {
    */
   handleDatagram(now: number, remote: SocketAddress, datagram: Uint8Array, packets: ReadonlyArray<PacketHeader>): void {
     if (this.state === "drained") return
+    if (this.role === "client" && !sameAddress(remote, this.remote)) {
+      // RFC 9000 §9: servers do not migrate; a client discards packets from
+      // an unknown server address (they neither count as the server's nor
+      // keep the connection alive).
+      this.packetsDropped += packets.length
+      return
+    }
     if (this.qlog !== undefined) this.qlog.advance(now)
     this.bytesReceived += datagram.length
     if (sameAddress(remote, this.remote)) {

@@ -183,8 +183,8 @@ export class Driver {
   /** `clock` is Effect's default clock. */
   private readonly live: boolean
   private continuation = false
-  /** A pump is queued for the end of this turn (after application calls). */
-  private pumpQueued = false
+  /** Application calls of this turn are batched in the core until the next pump. */
+  private batchOpen = false
   private closing = false
   private stopped = false
 
@@ -212,10 +212,11 @@ export class Driver {
   }
 
   /**
-   * Runs `f` against the core now; the pump (events, and what the call
-   * queued goes out) follows at the end of the current turn, so that the
-   * calls one fiber makes in a row (a write then a finish, a stream opened
-   * then written) leave in one packet rather than one each.
+   * Runs `f` against the core now, inside a core batch that stays open for
+   * the rest of the current turn: the pump that closes it (events, and what
+   * the calls queued goes out) runs at the end of the turn, so the calls one
+   * fiber makes in a row (a stream opened, written and finished) leave in one
+   * packet rather than one each.
    */
   call<A>(f: (endpoint: QuicEndpoint, now: number) => A): Effect.Effect<A> {
     return Effect.sync(() => this.unsafeCall(f))
@@ -223,18 +224,15 @@ export class Driver {
 
   /** Like `call`, for code already inside `Effect.sync`. */
   unsafeCall<A>(f: (endpoint: QuicEndpoint, now: number) => A): A {
-    const result = f(this.endpoint, this.now())
-    if (!this.pumpQueued) {
-      this.pumpQueued = true
+    if (!this.batchOpen && !this.stopped) {
+      this.batchOpen = true
+      this.endpoint.beginBatch()
       queueMicrotask(this.queuedPump)
     }
-    return result
+    return f(this.endpoint, this.now())
   }
 
-  private readonly queuedPump = (): void => {
-    this.pumpQueued = false
-    this.pump()
-  }
+  private readonly queuedPump = (): void => this.pump()
 
   /** Registers a connection the application created (client) before its events arrive. */
   register(handle: number): ConnectionSignals {
@@ -313,6 +311,10 @@ export class Driver {
     }
     this.busy = true
     try {
+      if (this.batchOpen) {
+        this.batchOpen = false
+        this.endpoint.endBatch(this.now())
+      }
       let rounds = 0
       do {
         this.again = false
