@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { kBurstPackets, Pacer } from "../../src/internal/recovery/pacer.js"
+import { kBurstInterval, kBurstPackets, kMaxBurstPackets, Pacer } from "../../src/internal/recovery/pacer.js"
 
 const mtu = 1200
 
@@ -97,5 +97,53 @@ describe("Pacer (RFC 9002 §7.7)", () => {
     pacer.onSent(0, 20_000)
     // 12000 bytes (a full bucket) at 1.5 bytes/µs.
     expect(pacer.delay(0, 20_000, mtu, 120_000, 100_000)).toBe(8000)
+  })
+
+  it("holds two milliseconds of credit when that is more than the minimum burst", () => {
+    const pacer = new Pacer()
+    // 1.25 × 1.2 MB / 10 ms = 150 bytes/µs: 2 ms earn 300000 bytes, 250 datagrams.
+    const window = 1_200_000
+    const rtt = 10_000
+    let burst = 0
+    while (pacer.delay(0, mtu, mtu, window, rtt) === 0) {
+      pacer.onSent(0, mtu)
+      burst++
+    }
+    expect(kBurstInterval).toBe(2_000)
+    expect(burst).toBe(250)
+  })
+
+  it("bounds the burst at kMaxBurstPackets however fast the rate", () => {
+    const pacer = new Pacer()
+    let burst = 0
+    while (pacer.delay(0, mtu, mtu, 12_000_000, 10_000) === 0) {
+      pacer.onSent(0, mtu)
+      burst++
+    }
+    expect(burst).toBe(kMaxBurstPackets)
+  })
+
+  it("keeps the paced rate when the driver's timer wakes only every millisecond", () => {
+    const pacer = new Pacer()
+    // 1.25 × 1.2 MB / 20 ms = 75 bytes/µs, 62.5 datagrams per millisecond:
+    // a bucket of ten datagrams would cap a millisecond timer at 10 per wake.
+    const window = 1_200_000
+    const rtt = 20_000
+    let now = 0
+    let sent = 0
+    while (now < 100_000) {
+      let at = pacer.delay(now, mtu, mtu, window, rtt)
+      while (at === 0) {
+        pacer.onSent(now, mtu)
+        sent += mtu
+        at = pacer.delay(now, mtu, mtu, window, rtt)
+      }
+      // Like Node's setTimeout: whole milliseconds, at least one.
+      now += Math.max(1, Math.ceil((at - now) / 1000)) * 1000
+    }
+    // At least 100 ms at 75 bytes/µs (6250 datagrams), at most that plus the
+    // bucket the sender started with (2 ms, 125 datagrams).
+    expect(sent).toBeGreaterThanOrEqual(6_250 * mtu)
+    expect(sent).toBeLessThanOrEqual(6_375 * mtu)
   })
 })

@@ -4,7 +4,8 @@
  *
  * Tokens are bytes and refill at rate = N × cwnd / smoothed_rtt with N = 5/4,
  * so pacing alone never keeps a window from going out within an RTT. The
- * bucket holds a burst of a few datagrams. Arithmetic is integer: the refill
+ * bucket holds a burst of a few datagrams, or what the rate earns in
+ * {@link kBurstInterval} when that is more. Arithmetic is integer: the refill
  * keeps the remainder of its division so that frequent polling at a slow rate
  * does not lose credit.
  */
@@ -15,6 +16,22 @@ const kRateDenominator = 4
 
 /** How many full-sized datagrams may leave back to back (RFC 9002 §7.7 limits bursts to the initial window). */
 export const kBurstPackets = 10
+
+/**
+ * At high rates the bucket holds what the rate earns in this long (µs). A
+ * driver wakes for the next packet no sooner than its timer allows (Node's
+ * timers fire after at least a millisecond, often later), so a bucket of
+ * kBurstPackets would cap the rate at kBurstPackets per timer period, below
+ * 1.25 × cwnd / smoothed_rtt, whatever the window. RFC 9002 §7.7 leaves the
+ * pacing method to the sender; two milliseconds of credit (one timer period
+ * and as much again for its lateness) keeps the path seeing the paced rate
+ * averaged over that interval. quic-go (minimum pacing delay plus timer
+ * granularity) and quinn (its burst interval) size their bursts the same way.
+ */
+export const kBurstInterval = 2_000
+
+/** The largest burst in datagrams, however fast the rate (quinn's bound too). */
+export const kMaxBurstPackets = 256
 
 export class Pacer {
   private tokens = 0
@@ -35,7 +52,10 @@ export class Pacer {
   delay(now: number, bytes: number, mtu: number, window: number, smoothedRtt: number): number {
     // Without a window or an RTT there is no rate to pace at (and nothing to divide by).
     if (window <= 0 || smoothedRtt <= 0) return 0
-    const capacity = Math.max(mtu, Math.min(kBurstPackets * mtu, window))
+    // What the rate earns in kBurstInterval: 5/4 × window × interval / rtt.
+    const earned = Math.floor((kRateNumerator * window * kBurstInterval) / (kRateDenominator * smoothedRtt))
+    const burst = Math.min(Math.max(kBurstPackets * mtu, earned), kMaxBurstPackets * mtu)
+    const capacity = Math.max(mtu, Math.min(burst, window))
     if (this.lastRefill === undefined) {
       this.tokens = capacity
       this.lastRefill = now
