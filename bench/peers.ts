@@ -194,7 +194,8 @@ export const clientCommand = (stacks: Stacks, stack: Stack, port: number, job: C
     case "streams":
       return { command: process.execPath, args: [...base, "--download", String(job.bytes), "--upload", "0", "--streams", String(job.streams), "--parallel", String(job.window)] }
     case "handshakes":
-      return { command: process.execPath, args: [...base, "--handshakes", String(job.count)] }
+      // Connect and close, as quic-go's `handshakes` does.
+      return { command: process.execPath, args: [...base, "--handshakes", String(job.count), "--handshake-only"] }
   }
 }
 

@@ -298,7 +298,7 @@ const main = async () => {
     const rows = await benchHandshakes(stacks, settings.handshakes, 1)
     results.handshakes = rows
     rateTable(`Handshakes: ${fmt(settings.handshakes)} sequential connections`, "handshakes/s", rows, [
-      "quic-go: `handshakes` (connect, close); quic-perf: `--handshakes` (connect, one empty request, close)."
+      "quic-go: `handshakes`; quic-perf: `--handshakes --handshake-only`: both connect and close, with no request."
     ])
   }
 

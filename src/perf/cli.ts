@@ -88,6 +88,9 @@ const clientFlags = {
   streams: Options.integer("streams").pipe(Options.withDefault(1), Options.withDescription("requests to make")),
   parallel: Options.integer("parallel").pipe(Options.withDefault(1), Options.withDescription("requests in flight at once")),
   handshakes: Options.integer("handshakes").pipe(Options.withDefault(0), Options.withDescription("fresh connections, one after another")),
+  handshakeOnly: Options.boolean("handshake-only").pipe(
+    Options.withDescription("with --handshakes: connect and close, without the empty request (what quicgo-peer handshakes measures)")
+  ),
   datagrams: Options.integer("datagrams").pipe(Options.withDefault(0), Options.withDescription("datagrams to send and count back")),
   cipher: Options.choice("cipher", CipherSuiteName.literals).pipe(Options.optional),
   zeroRtt: Options.boolean("0rtt").pipe(Options.withDescription("resume with 0-RTT after a first connection")),
@@ -116,6 +119,7 @@ const client = Command.make("client", clientFlags, (flags) =>
       streams: yield* positive("streams", flags.streams),
       parallel: yield* positive("parallel", flags.parallel),
       handshakes: yield* positive("handshakes", flags.handshakes, true),
+      handshakeOnly: flags.handshakeOnly,
       datagrams: yield* positive("datagrams", flags.datagrams, true),
       cipher: Option.getOrUndefined(flags.cipher),
       zeroRtt: flags.zeroRtt,

@@ -29,6 +29,8 @@ export interface ClientOptions extends TransportFlags {
   readonly streams: number
   readonly parallel: number
   readonly handshakes: number
+  /** With `handshakes`: connect and close, without the empty request. */
+  readonly handshakeOnly: boolean
   readonly datagrams: number
   readonly cipher: CipherSuiteName | undefined
   readonly zeroRtt: boolean
@@ -154,7 +156,7 @@ const handshakeLoop = (endpoint: Endpoint.Endpoint, target: ResolvedAddress, ser
         const connection = yield* connectTo(endpoint, target, serverName)
         handshakeMillis += (yield* nowMillis) - started
         cipher = yield* connection.cipherSuite
-        yield* request(connection, { ...options, download: 0, upload: 0 }, progress)
+        if (!options.handshakeOnly) yield* request(connection, { ...options, download: 0, upload: 0 }, progress)
       }))
     }
     return { handshakeMillis: handshakeMillis / Math.max(1, options.handshakes), cipher }

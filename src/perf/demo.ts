@@ -65,6 +65,7 @@ export const runDemo = (size: number) =>
       streams: 1,
       parallel: 1,
       handshakes: 0,
+      handshakeOnly: false,
       datagrams: 8,
       cipher: undefined,
       zeroRtt: false,

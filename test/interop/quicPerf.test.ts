@@ -224,6 +224,12 @@ describe("quic-perf client ↔ quic-perf server", () => {
     expect(report.handshakes_per_s).toBeGreaterThan(0)
   }, TIMEOUT)
 
+  it("connects and closes without a request (--handshakes --handshake-only)", async () => {
+    const report = await client(["--handshakes", "20", "--handshake-only"])
+    expect(report).toMatchObject({ streams: 0, resumed: false, cipher: "aes128gcm" })
+    expect(report.handshakes_per_s).toBeGreaterThan(0)
+  }, TIMEOUT)
+
   it("fails with one line and status 1 when nothing answers", async () => {
     const run = await perfClient(["--connect", `127.0.0.1:${await freePort()}`, "--insecure"])
     expect(run.code).toBe(1)
