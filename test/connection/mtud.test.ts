@@ -65,15 +65,22 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
 
   it("binary-searches from 1200 toward the upper bound while probes are acknowledged", () => {
     const mtud = new MtuDiscovery(true, 1500)
-    // 1200 + ⌈300/2⌉, then halving the remaining window each time.
-    expect(runSearch(mtud, 1500)).toEqual([1350, 1425, 1463, 1482, 1491])
-    expect(mtud.current).toBe(1491)
+    // 1200 + ⌈300/2⌉, then halving the remaining window each time, and the bound itself last.
+    expect(runSearch(mtud, 1500)).toEqual([1350, 1425, 1463, 1482, 1491, 1500])
+    expect(mtud.current).toBe(1500)
   })
 
-  it("stops once the window left below the upper bound is under 16 bytes", () => {
+  it("once under 16 bytes below the upper bound, tries the bound itself and stops", () => {
     const mtud = new MtuDiscovery(true, 1216)
-    expect(runSearch(mtud, 1500)).toEqual([1208])
-    expect(mtud.current).toBe(1208)
+    expect(runSearch(mtud, 1500)).toEqual([1208, 1216])
+    expect(mtud.current).toBe(1216)
+  })
+
+  it("gives the upper bound up after MAX_PROBES losses and stops under it", () => {
+    const mtud = new MtuDiscovery(true, 1500)
+    expect(runSearch(mtud, 1495)).toEqual([1350, 1425, 1463, 1482, 1491, 1500, 1500, 1500])
+    expect(mtud.current).toBe(1491)
+    expect(mtud.probeToSend(0, ANY_ROOM)).toBeUndefined()
   })
 
   it("does nothing when the upper bound leaves no room above 1200", () => {
@@ -177,9 +184,9 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
     const mtud = new MtuDiscovery(true, 1500)
     mtud.setPeerLimit(1300)
     const probes = runSearch(mtud, 1500)
-    expect(probes).toEqual([1250, 1275, 1288])
+    expect(probes).toEqual([1250, 1275, 1288, 1300])
     expect(Math.max(...probes)).toBeLessThanOrEqual(1300)
-    expect(mtud.current).toBe(1288)
+    expect(mtud.current).toBe(1300)
   })
 
   it("ignores a peer limit above the local upper bound", () => {
@@ -209,21 +216,21 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
   it("does not reopen the search when the path did not grow", () => {
     const mtud = new MtuDiscovery(true, 1500)
     runSearch(mtud, 1500, 0)
-    expect(mtud.current).toBe(1491)
-    // 1500 - 1491 < 16: nothing to probe, the next attempt is another interval away.
+    expect(mtud.current).toBe(1500)
+    // The search reached the upper bound: nothing is left to probe, interval after interval.
     expect(mtud.probeToSend(RAISE_INTERVAL, ANY_ROOM)).toBeUndefined()
     expect(mtud.probeToSend(2 * RAISE_INTERVAL - 1, ANY_ROOM)).toBeUndefined()
     expect(mtud.probeToSend(2 * RAISE_INTERVAL, ANY_ROOM)).toBeUndefined()
-    expect(mtud.current).toBe(1491)
+    expect(mtud.current).toBe(1500)
   })
 
   it("falls back to 1200 after 6 large packets lost with no large one acknowledged (black hole, RFC 8899 §4.3)", () => {
     const mtud = new MtuDiscovery(true, 1500)
     runSearch(mtud, 1500)
-    expect(mtud.current).toBe(1491)
-    for (let i = 0; i < 5; i++) expect(mtud.onPacketLost(1491)).toBe(false)
-    expect(mtud.current).toBe(1491)
-    expect(mtud.onPacketLost(1491)).toBe(true)
+    expect(mtud.current).toBe(1500)
+    for (let i = 0; i < 5; i++) expect(mtud.onPacketLost(1500)).toBe(false)
+    expect(mtud.current).toBe(1500)
+    expect(mtud.onPacketLost(1500)).toBe(true)
     expect(mtud.current).toBe(1200)
     // The count restarts after a fallback.
     for (let i = 0; i < 5; i++) expect(mtud.onPacketLost(1300)).toBe(false)
@@ -255,7 +262,7 @@ describe("MtuDiscovery (RFC 8899 §5, RFC 9000 §14.3)", () => {
     const mtud = new MtuDiscovery(true, 1500)
     runSearch(mtud, 1500)
     for (let i = 0; i < 20; i++) expect(mtud.onPacketLost(1200)).toBe(false)
-    expect(mtud.current).toBe(1491)
+    expect(mtud.current).toBe(1500)
   })
 
   it("abandons a probe in flight on a black-hole fallback", () => {

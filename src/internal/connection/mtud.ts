@@ -67,13 +67,17 @@ export class MtuDiscovery {
   probeToSend(now: number, room: number): number | undefined {
     if (!this.enabled || this.inFlightProbe !== undefined) return undefined
     if (this.nextSearchAt === undefined || now < this.nextSearchAt) return undefined
-    if (this.searchHigh - this.current < SEARCH_GRANULARITY) {
+    const window = this.searchHigh - this.current
+    // The ceiling (our limit or the peer's) is the size a path most often
+    // has, so a search that narrows to just below it tries it exactly once.
+    const tryCeiling = window > 0 && this.searchHigh === this.ceiling
+    if (window < SEARCH_GRANULARITY && !tryCeiling) {
       this.nextSearchAt = now + RAISE_INTERVAL
       this.searchHigh = this.ceiling
       return undefined
     }
     if (this.probeSize === undefined) {
-      const middle = Math.min(this.searchHigh, this.current + Math.ceil((this.searchHigh - this.current) / 2))
+      const middle = window < SEARCH_GRANULARITY ? this.searchHigh : Math.min(this.searchHigh, this.current + Math.ceil(window / 2))
       const size = Math.min(middle, room)
       // Too little room for a probe worth sending: wait for the window.
       if (size < middle && size - this.current < SEARCH_GRANULARITY) return undefined
