@@ -238,13 +238,19 @@ export class Connection {
   private packetsDropped = 0
   private readonly frameCounts: Record<string, number> = {}
   private readonly unixMillis: (now: number) => number
-  private readonly init: ConnectionInit
+  /** The Source CID of our long-header packets (sequence 0). */
+  private readonly localCid: Uint8Array
+  private readonly tokenSealer: TokenSealer | undefined
+  private readonly onNewToken: ((token: Uint8Array) => void) | undefined
+  private readonly onSessionTicket: ((ticket: SessionTicket) => void) | undefined
+  private readonly keyLog: ((line: string) => void) | undefined
   private readonly maxAckDelay: number
   /** qlog trace, when enabled: every logging site tests it first, so a connection without one builds no event. */
   private readonly qlog: QlogTrace | undefined
 
   constructor(init: ConnectionInit) {
-    this.init = init
+    // Only what outlives the constructor is kept: the rest of `init` (the
+    // server's first Initial keys, the TLS factory) is garbage once built.
     this.handle = init.handle
     this.role = init.role
     this.version = init.version
@@ -253,6 +259,11 @@ export class Connection {
     this.random = init.random
     this.remote = init.remote
     this.unixMillis = init.unixMillis
+    this.localCid = init.localCid.cid
+    this.tokenSealer = init.tokenSealer
+    this.onNewToken = init.onNewToken
+    this.onSessionTicket = init.onSessionTicket
+    this.keyLog = init.keyLog
     this.originalDcid = init.originalDcid
     this.qlog = init.qlog === undefined ? undefined : this.openQlog(init)
     this.token = init.token ?? EMPTY
@@ -583,7 +594,7 @@ export class Connection {
       case "NewToken":
         // RFC 9000 §19.7: only servers send NEW_TOKEN.
         if (this.role === "server") return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "NEW_TOKEN from a client", FrameType.NEW_TOKEN)
-        this.init.onNewToken?.(frame.token.slice())
+        this.onNewToken?.(frame.token.slice())
         return undefined
       case "Stream":
       case "ResetStream":
@@ -806,7 +817,7 @@ export class Connection {
           this.onHandshakeComplete(now)
           break
         case "SessionTicket":
-          this.init.onSessionTicket?.(event.ticket)
+          this.onSessionTicket?.(event.ticket)
           break
       }
     }
@@ -955,7 +966,7 @@ export class Connection {
   /** RFC 9000 §8.1.3: one NEW_TOKEN per connection, once the client's address is known good. */
   private maybeIssueNewToken(now: number): void {
     this.newTokenIssued = true
-    const sealer = this.init.tokenSealer
+    const sealer = this.tokenSealer
     if (sealer === undefined) return
     this.pendingNewToken = sealer.seal("new-token", this.remote, now)
   }
@@ -991,7 +1002,7 @@ export class Connection {
 
   /** NSS key log: each 1-RTT key generation is CLIENT_/SERVER_TRAFFIC_SECRET_N. */
   private logKeyUpdate(direction: "read" | "write", trigger: "local_update" | "remote_update" = "remote_update"): void {
-    const log = this.init.keyLog
+    const log = this.keyLog
     const keys = this.oneRtt
     if (this.qlog !== undefined && keys !== undefined) this.qlogKeyUpdate(direction, trigger)
     if (log === undefined || keys === undefined) return
@@ -1280,7 +1291,7 @@ export class Connection {
     } else {
       const type = name === "application" ? "0rtt" : name
       const token = type === "initial" && this.role === "client" ? this.token : EMPTY
-      lengthOffset = writeLongHeader(w, this.version, type, dcid, this.init.localCid.cid, token, truncated, pnLength)
+      lengthOffset = writeLongHeader(w, this.version, type, dcid, this.localCid, token, truncated, pnLength)
       pnOffset = lengthOffset + LONG_HEADER_LENGTH_FIELD
       keys = zeroRtt ? this.zeroRttWrite! : space.write!
     }
@@ -1612,7 +1623,7 @@ export class Connection {
         packet_number: packet.packetNumber,
         version: this.version.number.toString(16).padStart(8, "0"),
         dcid,
-        scid: toHex(this.init.localCid.cid),
+        scid: toHex(this.localCid),
         ...(type === "initial" ? { token: { raw: { length: this.role === "client" ? this.token.length : 0 } } } : {})
       }
     qlog.packetSent(now, header, frames, size, payloadLength)
