@@ -181,7 +181,8 @@ export class Connection {
   private readonly backend: CryptoBackend
   private readonly random: Random
   private tls: Tls
-  private readonly spaces: Record<PacketNumberSpace, PacketSpace>
+  /** Initial and Handshake become undefined once discarded (RFC 9001 §4.9), taking their state with them. */
+  private readonly spaces: { initial: PacketSpace | undefined; handshake: PacketSpace | undefined; readonly application: PacketSpace }
   private oneRtt: OneRttKeys | undefined
   private pendingOneRttWrite: { suite: CipherSuite; secret: Uint8Array } | undefined
   private pendingOneRttRead: { suite: CipherSuite; secret: Uint8Array } | undefined
@@ -313,7 +314,8 @@ export class Connection {
   // ---- setup -----------------------------------------------------------------
 
   private installInitialKeys(keys: { readonly client: DirectionalKeys; readonly server: DirectionalKeys }): void {
-    const initial = this.spaces.initial
+    // Called only before the client's Initial space can be discarded (at construction, on Retry or version switch).
+    const initial = this.spaces.initial!
     initial.write = this.role === "client" ? keys.client : keys.server
     initial.read = this.role === "client" ? keys.server : keys.client
     if (this.qlog !== undefined) {
@@ -418,8 +420,8 @@ export class Connection {
     this.installInitialKeys(initialKeys(this.backend, this.version, scid))
     // RFC 9000 §17.2.5.2: everything sent in Initial packets so far will never
     // be acknowledged; send the ClientHello again, keeping packet numbers rising.
-    const initial = this.spaces.initial
-    this.recovery.discardSpace("initial", now)
+    const initial = this.spaces.initial!
+    this.recovery.onRetry(now)
     initial.cryptoSend = new SendBuffer()
     for (const data of this.initialCrypto) initial.cryptoSend.write(data)
   }
@@ -428,7 +430,8 @@ export class Connection {
     const type: "initial" | "handshake" | "0rtt" | "1rtt" = header.form === "short" ? "1rtt" : header.type
     const spaceName = spaceOf(type)
     const space = this.spaces[spaceName]
-    if (space.discarded) return this.drop()
+    // RFC 9001 §4.9: packets of a discarded space are dropped.
+    if (space === undefined) return this.drop()
     if (header.form === "long" && header.version !== this.version) {
       // RFC 9368 §4: a server may answer in the other (compatible) version; the client follows it once.
       if (this.role === "client" && !this.receivedFromServer && type === "initial") this.switchVersion(header.version)
@@ -558,11 +561,12 @@ export class Connection {
   private bufferPacket(datagram: Uint8Array, header: LongHeader | ShortHeader, remote: SocketAddress, type: string): void {
     // RFC 9001 §4.1.4: keep a few packets whose keys are still coming (Handshake,
     // 1-RTT or 0-RTT arriving before the packets that produce their keys).
+    const handshake = this.spaces.handshake
     const keysMayArrive = type === "1rtt"
       ? this.oneRtt === undefined
       : type === "0rtt"
-      ? this.role === "server" && this.spaces.handshake.write === undefined
-      : type === "handshake" && this.spaces.handshake.read === undefined
+      ? this.role === "server" && handshake !== undefined && handshake.write === undefined
+      : type === "handshake" && handshake !== undefined && handshake.read === undefined
     if (!keysMayArrive || this.buffered.length >= MAX_BUFFERED_PACKETS) return this.drop()
     const data = datagram.slice(header.start, header.end)
     const rebased: PacketHeader = header.form === "short"
@@ -660,6 +664,8 @@ export class Connection {
 
   private onRecoveryEvents(events: RecoveryEvents<Sent>): void {
     const space = this.spaces[events.space]
+    // A space discarded while its packet was processed has no packets left to report.
+    if (space === undefined) return
     for (const packet of events.acked) this.onPacketAcked(space, packet)
     for (const packet of events.lost) this.onPacketLost(space, packet)
     for (const probe of events.lostPmtuProbes) this.mtud.onProbeLost(probe.packetNumber)
@@ -667,7 +673,7 @@ export class Connection {
       space.probes = Math.max(space.probes, events.probes)
       // RFC 9002 §6.2.4: probe with the handshake data that may have been lost
       // rather than a bare PING, saving a round trip when it was.
-      if (space.name !== "application" && !space.discarded) space.cryptoSend.retransmitUnacked()
+      if (space.name !== "application") space.cryptoSend.retransmitUnacked()
     }
     if (events.acked.length > 0 || events.lost.length > 0) this.drainStreamEvents()
   }
@@ -687,7 +693,7 @@ export class Connection {
 
   private onPacketLost(space: PacketSpace, packet: SentPacket<Sent>): void {
     const sent = packet.payload
-    if (sent.crypto !== undefined && !space.discarded) {
+    if (sent.crypto !== undefined) {
       for (let i = 0; i < sent.crypto.length; i += 2) space.cryptoSend.onLost(sent.crypto[i]!, sent.crypto[i + 1]!, false)
     }
     if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onLost(record)
@@ -713,6 +719,8 @@ export class Connection {
 
   private onCrypto(now: number, level: PacketNumberSpace, offset: number, data: Uint8Array): TransportError | undefined {
     const space = this.spaces[level]
+    // RFC 9001 §4.9: the level was discarded while this packet was processed; its data is of no use.
+    if (space === undefined) return undefined
     const recv = space.cryptoRecv
     // RFC 9000 §7.5: bound the CRYPTO data buffered ahead of what TLS consumed.
     if (offset + data.length > recv.readOffset + MAX_CRYPTO_BUFFER) {
@@ -795,7 +803,8 @@ export class Connection {
     for (let event = this.tls.pollEvent(); event !== undefined; event = this.tls.pollEvent()) {
       switch (event._tag) {
         case "HandshakeData":
-          this.spaces[event.level].cryptoSend.write(event.data)
+          // TLS writes nothing at a level after the handshake moved past it (RFC 9001 §4.9).
+          this.spaces[event.level]?.cryptoSend.write(event.data)
           if (event.level === "initial" && this.role === "client") this.initialCrypto.push(event.data)
           break
         case "Keys": {
@@ -843,7 +852,8 @@ export class Connection {
       return undefined
     }
     if (level === "handshake") {
-      const space = this.spaces.handshake
+      // Handshake keys come before the Handshake space can be discarded.
+      const space = this.spaces.handshake!
       if (direction === "read") space.read = derive()
       else space.write = derive()
       if (space.read !== undefined && space.write !== undefined) this.recovery.onHandshakeKeysAvailable()
@@ -952,12 +962,13 @@ export class Connection {
     this.zeroRttRead = undefined
   }
 
-  private discardSpace(name: PacketNumberSpace, now: number): void {
-    const space = this.spaces[name]
-    if (space.discarded) return
-    space.discard()
+  private discardSpace(name: "initial" | "handshake", now: number): void {
+    if (this.spaces[name] === undefined) return
+    this.spaces[name] = undefined
+    // The ClientHello kept for a Retry (RFC 9000 §17.2.5.2) is no longer needed either.
+    if (name === "initial") this.initialCrypto.length = 0
     this.recovery.discardSpace(name, now)
-    if (this.qlog !== undefined && name !== "application") {
+    if (this.qlog !== undefined) {
       this.qlog.keyDiscarded(now, `client_${name}_secret`)
       this.qlog.keyDiscarded(now, `server_${name}_secret`)
     }
@@ -1151,7 +1162,7 @@ export class Connection {
       }
     }
 
-    const probesOwed = this.spaces.initial.probes + this.spaces.handshake.probes + this.spaces.application.probes
+    const probesOwed = (this.spaces.initial?.probes ?? 0) + (this.spaces.handshake?.probes ?? 0) + this.spaces.application.probes
     const congestionBlocked = probesOwed === 0 &&
       this.recovery.bytesInFlight + limit > this.recovery.congestion.window
     // RFC 8899 §5.3: probes take their turn ahead of data, within the congestion window.
@@ -1177,17 +1188,17 @@ export class Connection {
     let sealedAny = false
     for (const name of ["initial", "handshake", "application"] as const) {
       const space = this.spaces[name]
-      if (space.discarded) continue
+      if (space === undefined) continue
       const zeroRtt = name === "application" && this.oneRtt === undefined && this.zeroRttWrite !== undefined && this.role === "client"
       const canWrite = name === "application" ? this.oneRtt !== undefined || zeroRtt : space.write !== undefined
-      if (!canWrite || !this.wantsToSend(name, now, zeroRtt, congestionBlocked)) continue
+      if (!canWrite || !this.wantsToSend(space, now, zeroRtt, congestionBlocked)) continue
       if (w.remaining < 48) break
       if (pending !== undefined) {
         this.finishPacket(now, pending, w, false)
         pending = undefined
         sealedAny = true
       }
-      const built = this.buildPacket(now, name, w, zeroRtt, congestionBlocked)
+      const built = this.buildPacket(now, space, w, zeroRtt, congestionBlocked)
       if (built === undefined) continue
       pending = built
       if (name === "initial") {
@@ -1220,10 +1231,10 @@ export class Connection {
     let pending: PendingPacket | undefined
     for (const name of ["initial", "handshake", "application"] as const) {
       const space = this.spaces[name]
-      if (space.discarded || !space.ack.wantsAck(now)) continue
+      if (space === undefined || !space.ack.wantsAck(now)) continue
       if (name === "application" ? this.oneRtt === undefined : space.write === undefined) continue
       if (pending !== undefined) this.finishPacket(now, pending, w, false)
-      pending = this.buildPacket(now, name, w, false, true)
+      pending = this.buildPacket(now, space, w, false, true)
     }
     if (pending === undefined && w.offset === 0) return undefined
     if (pending !== undefined) this.finishPacket(now, pending, w, false)
@@ -1234,7 +1245,7 @@ export class Connection {
   private transmitMtuProbe(now: number, buffer: Uint8Array, size: number): Transmit | undefined {
     if (buffer.length < size || this.oneRtt === undefined) return undefined
     const w = new BufferWriter(buffer.subarray(0, size))
-    const packet = this.startPacket(w, "application", false)
+    const packet = this.startPacket(w, this.spaces.application, false)
     w.u8(FrameType.PING)
     packet.ackEliciting = true
     packet.mtuProbe = true
@@ -1256,10 +1267,10 @@ export class Connection {
     let containsInitial = false
     for (const name of ["initial", "handshake", "application"] as const) {
       const space = this.spaces[name]
-      if (space.discarded) continue
+      if (space === undefined) continue
       if (name === "application" ? this.oneRtt === undefined : space.write === undefined) continue
       if (pending !== undefined) this.finishPacket(now, pending, w, false)
-      pending = this.startPacket(w, name, false)
+      pending = this.startPacket(w, space, false)
       // RFC 9000 §10.2.3: an application close becomes a transport APPLICATION_ERROR before 1-RTT.
       const frame: Frame = name !== "application" && this.closeFrame._tag === "ConnectionClose" && this.closeFrame.application
         ? { _tag: "ConnectionClose", application: false, errorCode: BigInt(TransportErrorCode.APPLICATION_ERROR), frameType: 0n, reason: EMPTY }
@@ -1273,8 +1284,8 @@ export class Connection {
     return { destination: this.remote, length: w.offset }
   }
 
-  private startPacket(w: BufferWriter, name: PacketNumberSpace, zeroRtt: boolean): PendingPacket {
-    const space = this.spaces[name]
+  private startPacket(w: BufferWriter, space: PacketSpace, zeroRtt: boolean): PendingPacket {
+    const name = space.name
     const pn = space.nextPacketNumber++
     const largestAcked = this.recovery.largestAcked(name)
     const pnLength = packetNumberLength(pn, largestAcked)
@@ -1322,31 +1333,29 @@ export class Connection {
    * undefined (writing nothing) when it has nothing.
    */
   /** Whether `name` has anything for a packet now: an ACK due, CRYPTO data, application data or a probe. */
-  private wantsToSend(name: PacketNumberSpace, now: number, zeroRtt: boolean, congestionBlocked: boolean): boolean {
-    const space = this.spaces[name]
+  private wantsToSend(space: PacketSpace, now: number, zeroRtt: boolean, congestionBlocked: boolean): boolean {
     if (space.ack.wantsAck(now) || space.probes > 0) return true
     if (congestionBlocked) return false
     if (!zeroRtt && space.cryptoSend.hasPending) return true
-    return name === "application" && this.hasApplicationData(zeroRtt)
+    return space.name === "application" && this.hasApplicationData(zeroRtt)
   }
 
   private buildPacket(
     now: number,
-    name: PacketNumberSpace,
+    space: PacketSpace,
     w: BufferWriter,
     zeroRtt: boolean,
     congestionBlocked: boolean
   ): PendingPacket | undefined {
-    if (!this.wantsToSend(name, now, zeroRtt, congestionBlocked)) return undefined
-    const space = this.spaces[name]
+    if (!this.wantsToSend(space, now, zeroRtt, congestionBlocked)) return undefined
     const wantsAck = space.ack.wantsAck(now)
     const hasCrypto = !zeroRtt && space.cryptoSend.hasPending
-    const app = name === "application"
+    const app = space.name === "application"
     const hasAppData = app && !congestionBlocked && this.hasApplicationData(zeroRtt)
     const probe = space.probes > 0
 
     const mark = w.offset
-    const packet = this.startPacket(w, name, zeroRtt)
+    const packet = this.startPacket(w, space, zeroRtt)
     // Room for the AEAD tag; what remains is the payload budget.
     const end = w.bytes.length - AEAD_TAG_LENGTH
     if (end - w.offset < 8) {
