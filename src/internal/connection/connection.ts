@@ -659,6 +659,7 @@ export class Connection {
     if (isTransportError(result)) return result
     if (this.qlog !== undefined) this.qlogRecovery(now, result, false)
     this.onRecoveryEvents(result)
+    this.recovery.releaseEvents()
     return undefined
   }
 
@@ -934,6 +935,7 @@ export class Connection {
     const lost = this.recovery.declareLost("application", this.zeroRttPackets, now)
     if (this.qlog !== undefined) for (const packet of lost) this.qlogPacketLost(now, "application", packet, undefined)
     for (const packet of lost) this.onPacketLost(this.spaces.application, packet)
+    this.recovery.releaseEvents()
     this.zeroRttPackets = []
     this.drainStreamEvents()
   }
@@ -1070,6 +1072,7 @@ export class Connection {
       const events = this.recovery.onTimeout(now)
       if (this.qlog !== undefined) this.qlogRecovery(now, events, true)
       this.onRecoveryEvents(events)
+      this.recovery.releaseEvents()
     }
     if (this.pacingDeadline !== undefined && now >= this.pacingDeadline) this.pacingDeadline = undefined
     this.oneRtt?.onTimer(now)

@@ -345,6 +345,15 @@ export class LossDetection<T> {
   }
 
   /**
+   * Empties the events record once the caller has acted on it, so that it
+   * holds no packets (with what they carried) until the next call: an idle
+   * connection keeps nothing of its last acknowledgement.
+   */
+  releaseEvents(): void {
+    this.events.reset(this.events.space)
+  }
+
+  /**
    * Gives up on packets the peer cannot have processed, such as 0-RTT
    * packets once the server rejected 0-RTT (RFC 9001 §4.6.2): they leave
    * bytes in flight and come back for retransmission, without a congestion
