@@ -1,7 +1,7 @@
 import { sameAddress, type SocketAddress } from "./address.js"
 import type { EndpointConfig } from "./config.js"
 import type { CryptoBackend } from "./crypto/backend.js"
-import type { CidGenerator } from "./connection/cids.js"
+import type { CidIssuer } from "./connection/cids.js"
 import { type ConnectionStats, Connection } from "./connection/connection.js"
 import type { DatagramSendError } from "./connection/datagrams.js"
 import { TokenSealer } from "./connection/tokens.js"
@@ -152,11 +152,17 @@ export class QuicEndpoint {
     return this.backend.hmac("sha256", this.resetKey, cid).slice(0, 16)
   }
 
-  private readonly generateCid: CidGenerator = () => {
+  private generateCid(): Uint8Array {
     let cid: Uint8Array
     do cid = this.randomBytes(this.config.connectionIdLength)
     while (this.byCid.has(cidKey(cid)))
-    return { cid, resetToken: this.resetTokenFor(cid) }
+    return cid
+  }
+
+  /** What every connection of this endpoint issues its CIDs with. */
+  private readonly cidIssuer: CidIssuer = {
+    generate: () => this.generateCid(),
+    resetToken: (cid) => this.resetTokenFor(cid)
   }
 
   private register(handle: number, cid: Uint8Array): void {
@@ -291,14 +297,14 @@ export class QuicEndpoint {
       random: this.random,
       now,
       remote: peer,
-      localCid: { sequence: 0, ...local },
+      localCid: { sequence: 0, cid: local },
       remoteCid: header.scid.slice(),
       originalDcid,
       initialDcid: header.dcid.slice(),
       initialKeys: keys,
       retrySourceCid,
       addressValidated: validated,
-      cidGenerator: this.generateCid,
+      cidIssuer: this.cidIssuer,
       unixMillis: this.config.unixMillis,
       tokenSealer: server.newTokens ? this.tokenSealer : undefined,
       keyLog: server.keyLog,
@@ -328,7 +334,7 @@ export class QuicEndpoint {
     })
     this.connections.set(handle, connection)
     this.handshaking.add(handle)
-    this.register(handle, local.cid)
+    this.register(handle, local)
     // Retransmitted Initials still carry the client's chosen DCID until it hears from us.
     this.register(handle, header.dcid.slice())
     this.events.push({ _tag: "NewConnection", connection: handle, remote: peer })
@@ -384,12 +390,12 @@ export class QuicEndpoint {
       random: this.random,
       now,
       remote: peer,
-      localCid: { sequence: 0, ...local },
+      localCid: { sequence: 0, cid: local },
       remoteCid: dcid,
       originalDcid: dcid,
       token,
       addressValidated: true,
-      cidGenerator: this.generateCid,
+      cidIssuer: this.cidIssuer,
       unixMillis: this.config.unixMillis,
       keyLog: client.keyLog,
       qlog: this.config.qlog,
@@ -413,7 +419,7 @@ export class QuicEndpoint {
     })
     this.connections.set(handle, connection)
     this.handshaking.add(handle)
-    this.register(handle, local.cid)
+    this.register(handle, local)
     this.afterConnectionCall(connection)
     return handle
   }

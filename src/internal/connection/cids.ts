@@ -12,15 +12,24 @@ import { bytesEqual } from "../codec/bytes.js"
 export interface IssuedCid {
   readonly sequence: number
   readonly cid: Uint8Array
-  readonly resetToken: Uint8Array
 }
 
-/** Makes a fresh connection ID and its stateless reset token (the endpoint knows how). */
-export type CidGenerator = () => { readonly cid: Uint8Array; readonly resetToken: Uint8Array }
+/**
+ * How the endpoint issues our connection IDs: a fresh CID (unique among its
+ * connections), and the stateless reset token that goes with a CID. RFC 9000
+ * §10.3.2 lets the token be a keyed function of the CID, so it is computed
+ * again whenever a NEW_CONNECTION_ID frame carries it rather than kept with
+ * every CID of every connection.
+ */
+export interface CidIssuer {
+  readonly generate: () => Uint8Array
+  readonly resetToken: (cid: Uint8Array) => Uint8Array
+}
 
 /** The connection IDs we have issued and not yet seen retired. */
 export class LocalCids {
-  private readonly active = new Map<number, IssuedCid>()
+  /** By increasing sequence number; a handful at most (the peer's active_connection_id_limit, capped). */
+  private readonly active: Array<IssuedCid> = []
   private nextSequence: number
   /** CIDs issued but not yet sent in a NEW_CONNECTION_ID frame (or lost and to be re-sent). */
   readonly pendingAnnouncements: Array<IssuedCid> = []
@@ -31,14 +40,14 @@ export class LocalCids {
 
   constructor(
     initial: IssuedCid,
-    private readonly generate: CidGenerator
+    private readonly issuer: CidIssuer
   ) {
-    this.active.set(initial.sequence, initial)
+    this.active.push(initial)
     this.nextSequence = initial.sequence + 1
   }
 
   get count(): number {
-    return this.active.size
+    return this.active.length
   }
 
   all(): IterableIterator<IssuedCid> {
@@ -47,10 +56,10 @@ export class LocalCids {
 
   /** RFC 9000 §5.1.1: keep the peer supplied with up to `limit` connection IDs. */
   replenish(limit: number): void {
-    while (this.active.size < limit) {
-      const { cid, resetToken } = this.generate()
-      const issued = { sequence: this.nextSequence++, cid, resetToken }
-      this.active.set(issued.sequence, issued)
+    while (this.active.length < limit) {
+      const cid = this.issuer.generate()
+      const issued = { sequence: this.nextSequence++, cid }
+      this.active.push(issued)
       this.pendingAnnouncements.push(issued)
       this.added.push(cid)
     }
@@ -58,11 +67,17 @@ export class LocalCids {
 
   /** Whether a NEW_CONNECTION_ID for `sequence` still needs (re)sending after a loss. */
   isActive(sequence: number): boolean {
-    return this.active.has(sequence)
+    return this.get(sequence) !== undefined
   }
 
   get(sequence: number): IssuedCid | undefined {
-    return this.active.get(sequence)
+    for (const issued of this.active) if (issued.sequence === sequence) return issued
+    return undefined
+  }
+
+  /** The stateless reset token to announce with `issued` (RFC 9000 §19.15). */
+  resetTokenOf(issued: IssuedCid): Uint8Array {
+    return this.issuer.resetToken(issued.cid)
   }
 
   /** The Retire Prior To value to put in NEW_CONNECTION_ID frames. */
@@ -79,12 +94,13 @@ export class LocalCids {
     if (sequence >= this.nextSequence) {
       return transportError(TransportErrorCode.PROTOCOL_VIOLATION, `retired unissued CID ${sequence}`, FrameType.RETIRE_CONNECTION_ID)
     }
-    const entry = this.active.get(sequence)
-    if (entry === undefined) return undefined
+    const at = this.active.findIndex((issued) => issued.sequence === sequence)
+    if (at < 0) return undefined
+    const entry = this.active[at]!
     if (bytesEqual(entry.cid, packetDcid)) {
       return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "retired the CID in use", FrameType.RETIRE_CONNECTION_ID)
     }
-    this.active.delete(sequence)
+    this.active.splice(at, 1)
     this.retired.push(entry.cid)
     return undefined
   }

@@ -46,7 +46,7 @@ import {
   validateConnectionIdParameters
 } from "../tls/transportParameters.js"
 import type { SessionTicket } from "../tls/ticket.js"
-import { type CidGenerator, type IssuedCid, LocalCids, RemoteCids } from "./cids.js"
+import { type CidIssuer, type IssuedCid, LocalCids, RemoteCids } from "./cids.js"
 import { DatagramQueues, type DatagramSendError } from "./datagrams.js"
 import { OneRttKeys } from "./keyUpdate.js"
 import { BASE_MTU, MtuDiscovery } from "./mtud.js"
@@ -98,7 +98,7 @@ export interface ConnectionInit {
   readonly token?: Uint8Array | undefined
   /** Server: the client's address is already validated (Retry or NEW_TOKEN token). */
   readonly addressValidated: boolean
-  readonly cidGenerator: CidGenerator
+  readonly cidIssuer: CidIssuer
   /** Builds the TLS session once our transport parameters are encoded. */
   readonly makeTls: (transportParameters: Uint8Array) => Tls
   readonly unixMillis: (now: number) => number
@@ -285,7 +285,7 @@ export class Connection {
       congestion: makeCongestionController(init.transport.congestionController, BASE_MTU),
       isServer: init.role === "server"
     })
-    this.localCids = new LocalCids(init.localCid, init.cidGenerator)
+    this.localCids = new LocalCids(init.localCid, init.cidIssuer)
     this.remoteCids = new RemoteCids(init.remoteCid, init.transport.activeConnectionIdLimit)
     this.mtud = new MtuDiscovery(init.transport.mtuDiscovery, init.transport.maxUdpPayloadSize)
     this.datagrams = new DatagramQueues(init.transport.datagramSendBuffer)
@@ -341,7 +341,7 @@ export class Connection {
       ...(server
         ? {
           originalDestinationConnectionId: init.originalDcid,
-          statelessResetToken: init.localCid.resetToken,
+          statelessResetToken: init.cidIssuer.resetToken(init.localCid.cid),
           ...(init.retrySourceCid === undefined ? {} : { retrySourceConnectionId: init.retrySourceCid })
         }
         : {}),
@@ -1460,7 +1460,7 @@ export class Connection {
           sequence: issued.sequence,
           retirePriorTo: this.localCids.retirePriorToValue,
           connectionId: issued.cid,
-          resetToken: issued.resetToken
+          resetToken: this.localCids.resetTokenOf(issued)
         }
         if (frameLength(frame) > w.remaining) break
         encodeFrame(w, frame)
