@@ -114,7 +114,8 @@ export interface RemoteCid {
 
 /** The connection IDs the peer issued to us (RFC 9000 §5.1.1, §19.15). */
 export class RemoteCids {
-  private readonly available = new Map<number, RemoteCid>()
+  /** Spare CIDs, in the order they arrived; no more than our active_connection_id_limit. */
+  private readonly available: Array<RemoteCid> = []
   private current: RemoteCid
   private retirePriorTo = 0
   /** Sequences we retired; a repeated NEW_CONNECTION_ID for one is ignored (§19.15). */
@@ -159,11 +160,11 @@ export class RemoteCids {
   }
 
   get spareCount(): number {
-    return this.available.size
+    return this.available.length
   }
 
   onNewConnectionId(sequence: number, retirePriorTo: number, cid: Uint8Array, resetToken: Uint8Array): TransportError | undefined {
-    const known = sequence === this.current.sequence ? this.current : this.available.get(sequence)
+    const known = sequence === this.current.sequence ? this.current : this.available.find((entry) => entry.sequence === sequence)
     if (this.retiredSequences.has(sequence)) return undefined
     if (known !== undefined) {
       // §19.15: the same sequence number must always carry the same CID.
@@ -177,14 +178,16 @@ export class RemoteCids {
       this.retire(sequence)
       return undefined
     }
-    this.available.set(sequence, { sequence, cid: cid.slice(), resetToken: resetToken.slice() })
+    // One copy holds both (the frame's bytes belong to the datagram).
+    const copy = new Uint8Array(cid.length + resetToken.length)
+    copy.set(cid)
+    copy.set(resetToken, cid.length)
+    this.available.push({ sequence, cid: copy.subarray(0, cid.length), resetToken: copy.subarray(cid.length) })
     if (retirePriorTo > this.retirePriorTo) {
       this.retirePriorTo = retirePriorTo
-      for (const seq of [...this.available.keys()]) {
-        if (seq < retirePriorTo) {
-          this.available.delete(seq)
-          this.retire(seq)
-        }
+      for (const entry of this.available.filter((spare) => spare.sequence < retirePriorTo)) {
+        this.available.splice(this.available.indexOf(entry), 1)
+        this.retire(entry.sequence)
       }
       if (this.current.sequence < retirePriorTo) {
         this.retire(this.current.sequence)
@@ -192,7 +195,7 @@ export class RemoteCids {
       }
     }
     // §5.1.1: more active CIDs than our limit is a CONNECTION_ID_LIMIT_ERROR.
-    if (this.available.size + 1 > this.limit) {
+    if (this.available.length + 1 > this.limit) {
       return transportError(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, "too many connection IDs", FrameType.NEW_CONNECTION_ID)
     }
     // Bound the RETIRE_CONNECTION_ID backlog a peer can make us accumulate.
@@ -205,9 +208,9 @@ export class RemoteCids {
   /** Moves to the unused CID with the lowest sequence; false when none is left. */
   private switchToNext(): boolean {
     let next: RemoteCid | undefined
-    for (const entry of this.available.values()) if (next === undefined || entry.sequence < next.sequence) next = entry
+    for (const entry of this.available) if (next === undefined || entry.sequence < next.sequence) next = entry
     if (next === undefined) return false
-    this.available.delete(next.sequence)
+    this.available.splice(this.available.indexOf(next), 1)
     this.current = next
     return true
   }
