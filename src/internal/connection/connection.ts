@@ -35,9 +35,9 @@ import { Pacer } from "../recovery/pacer.js"
 import type { SentPacket } from "../recovery/sentPackets.js"
 import { StreamManager, type SentStreamFrame } from "../stream/streams.js"
 import { isTlsAlert } from "../tls/alert.js"
-import type { TlsClient } from "../tls/client.js"
-import type { TlsServer } from "../tls/server.js"
-import { CompletedServerHandshake } from "../tls/completed.js"
+import { TlsClient } from "../tls/client.js"
+import { TlsServer } from "../tls/server.js"
+import { CompletedClientHandshake, CompletedServerHandshake } from "../tls/completed.js"
 import { type CryptoLevel, keyLogLine, type TlsFailure } from "../tls/session.js"
 import {
   decodeTransportParameters,
@@ -69,7 +69,7 @@ import type { QlogFactory, QlogKeyType, QlogPacketHeader, QlogPacketType } from 
  */
 
 type Sent = SentFrames<SentStreamFrame>
-type Tls = TlsClient | TlsServer | CompletedServerHandshake
+type Tls = TlsClient | TlsServer | CompletedServerHandshake | CompletedClientHandshake
 
 export type ConnectionState = "handshake" | "established" | "closing" | "draining" | "drained"
 
@@ -213,7 +213,6 @@ export class Connection {
   private handshakeConfirmed = false
   private handshakeDoneToSend = false
   private peerParams: TransportParameters | undefined
-  private readonly localParams: TransportParameters
   private idleTimeout: number
   private idleDeadline: number
   private lastAckElicitingSent: number | undefined
@@ -299,11 +298,11 @@ export class Connection {
       maxConnectionReceiveWindow: t.maxConnectionWindow,
       sendBufferSize: t.streamSendBuffer
     })
-    this.localParams = this.buildLocalParameters(init)
-    if (this.qlog !== undefined) this.qlog.parametersSet(init.now, "local", this.localParams)
+    const localParams = this.buildLocalParameters(init)
+    if (this.qlog !== undefined) this.qlog.parametersSet(init.now, "local", localParams)
     this.idleTimeout = init.transport.maxIdleTimeout * 1000
     this.idleDeadline = init.now + (this.idleTimeout > 0 ? this.idleTimeout : Number.MAX_SAFE_INTEGER / 2)
-    this.tls = init.makeTls(encodeTransportParameters(this.localParams, init.role))
+    this.tls = init.makeTls(encodeTransportParameters(localParams, init.role))
     if (init.role === "client") {
       if (init.rememberedParameters !== undefined) this.applyRememberedParameters(init.rememberedParameters)
       ;(this.tls as TlsClient).start(this.unixMillis(init.now))
@@ -636,6 +635,7 @@ export class Connection {
         // RFC 9000 §19.20: only servers send HANDSHAKE_DONE.
         if (this.role === "server") return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "HANDSHAKE_DONE from a client", FrameType.HANDSHAKE_DONE)
         this.confirmHandshake(now)
+        this.settleTls()
         return undefined
       case "Datagram": {
         const max = this.transport.maxDatagramFrameSize
@@ -831,11 +831,20 @@ export class Connection {
           break
       }
     }
-    // Everything TLS had to say (tickets included) is queued: a confirmed server keeps only the outcome.
-    if (this.handshakeConfirmed && this.role === "server" && !(this.tls instanceof CompletedServerHandshake)) {
-      this.tls = new CompletedServerHandshake(this.tls as TlsServer)
-    }
+    // Everything TLS had to say (tickets included) is queued.
+    if (this.handshakeConfirmed) this.settleTls()
     return undefined
+  }
+
+  /**
+   * A confirmed connection keeps only the outcome of its TLS session (and a
+   * client what it takes to receive later tickets); call when TLS has no
+   * events queued.
+   */
+  private settleTls(): void {
+    const tls = this.tls
+    if (tls instanceof TlsServer) this.tls = new CompletedServerHandshake(tls)
+    else if (tls instanceof TlsClient && tls.complete) this.tls = new CompletedClientHandshake(tls)
   }
 
   private installKeys(
