@@ -80,8 +80,11 @@ const cidKey = (cid: Uint8Array): string => String.fromCharCode(...cid)
 export class QuicEndpoint {
   private readonly connections = new Map<number, Connection>()
   private readonly byCid = new Map<string, number>()
-  /** CIDs registered for each connection, so they can all be removed when it goes. */
-  private readonly cidsOf = new Map<number, Set<string>>()
+  /**
+   * Server connections: the client's first DCID, routed to them besides the
+   * CIDs they issued (which they list themselves), so that it goes with them.
+   */
+  private readonly clientDcidOf = new Map<number, string>()
   private readonly events: Array<QuicEvent> = []
   private readonly sendQueue: Array<OutgoingPacket> = []
   private readonly random: Random
@@ -166,14 +169,7 @@ export class QuicEndpoint {
   }
 
   private register(handle: number, cid: Uint8Array): void {
-    const key = cidKey(cid)
-    this.byCid.set(key, handle)
-    let set = this.cidsOf.get(handle)
-    if (set === undefined) {
-      set = new Set()
-      this.cidsOf.set(handle, set)
-    }
-    set.add(key)
+    this.byCid.set(cidKey(cid), handle)
   }
 
   // ---- input -----------------------------------------------------------------
@@ -336,7 +332,9 @@ export class QuicEndpoint {
     this.handshaking.add(handle)
     this.register(handle, local)
     // Retransmitted Initials still carry the client's chosen DCID until it hears from us.
-    this.register(handle, header.dcid.slice())
+    const clientDcid = cidKey(header.dcid)
+    this.byCid.set(clientDcid, handle)
+    this.clientDcidOf.set(handle, clientDcid)
     this.events.push({ _tag: "NewConnection", connection: handle, remote: peer })
     const { packets } = splitDatagram(bytes, this.config.connectionIdLength)
     connection.handleDatagram(now, peer, bytes, packets)
@@ -562,11 +560,7 @@ export class QuicEndpoint {
     events.length = 0
     for (const cid of connection.localCids.added) this.register(connection.handle, cid)
     connection.localCids.added.length = 0
-    for (const cid of connection.localCids.retired) {
-      const key = cidKey(cid)
-      this.byCid.delete(key)
-      this.cidsOf.get(connection.handle)?.delete(key)
-    }
+    for (const cid of connection.localCids.retired) this.byCid.delete(cidKey(cid))
     connection.localCids.retired.length = 0
     if (connection.isDrained) return this.reap(connection)
     if (mayHaveOutput) this.active.add(connection.handle)
@@ -586,8 +580,10 @@ export class QuicEndpoint {
   private reap(connection: Connection): void {
     connection.endQlog()
     this.handshaking.delete(connection.handle)
-    for (const key of this.cidsOf.get(connection.handle) ?? []) this.byCid.delete(key)
-    this.cidsOf.delete(connection.handle)
+    for (const issued of connection.localCids.all()) this.byCid.delete(cidKey(issued.cid))
+    const clientDcid = this.clientDcidOf.get(connection.handle)
+    if (clientDcid !== undefined) this.byCid.delete(clientDcid)
+    this.clientDcidOf.delete(connection.handle)
     this.connections.delete(connection.handle)
     this.active.delete(connection.handle)
     this.scheduled.delete(connection.handle)

@@ -146,8 +146,8 @@ export class LossDetection<T> {
     handshake: SpaceState<T> | undefined
     readonly application: SpaceState<T>
   }
-  /** The spaces not discarded, in the order RFC 9002 A.8 visits them. */
-  private order: ReadonlyArray<SpaceState<T>>
+  /** The spaces in the order RFC 9002 A.8 visits them, undefined once discarded. */
+  private readonly order: Array<SpaceState<T> | undefined>
   private readonly events = new Events<T>()
   private inFlight = 0
   /** RFC 9002 A.3 pto_count: consecutive PTOs without an ACK, the backoff exponent. */
@@ -394,7 +394,7 @@ export class LossDetection<T> {
     const s = this.spaces[space]
     if (s === undefined) return
     this.spaces[space] = undefined
-    this.order = this.order.filter((other) => other !== s)
+    this.order[this.order.indexOf(s)] = undefined
     this.forget(s, now)
   }
 
@@ -575,8 +575,8 @@ export class LossDetection<T> {
     let earliest: SpaceState<T> | undefined
     let time = Number.POSITIVE_INFINITY
     for (let i = 0; i < this.order.length; i++) {
-      const s = this.order[i]!
-      if (s.lossTime !== undefined && s.lossTime < time) {
+      const s = this.order[i]
+      if (s !== undefined && s.lossTime !== undefined && s.lossTime < time) {
         earliest = s
         time = s.lossTime
       }
@@ -601,8 +601,8 @@ export class LossDetection<T> {
     }
     let earliest: number | undefined
     for (let i = 0; i < this.order.length; i++) {
-      const s = this.order[i]!
-      if (s.ackElicitingInFlight === 0 || s.timeOfLastAckEliciting === undefined) continue
+      const s = this.order[i]
+      if (s === undefined || s.ackElicitingInFlight === 0 || s.timeOfLastAckEliciting === undefined) continue
       if (s.name === "application") {
         // RFC 9002 §6.2.1: no application data PTO before the handshake is
         // confirmed; the peer may lack the keys to acknowledge it.
@@ -621,7 +621,7 @@ export class LossDetection<T> {
 
   private anyAckElicitingInFlight(): boolean {
     const order = this.order
-    for (let i = 0; i < order.length; i++) if (order[i]!.ackElicitingInFlight > 0) return true
+    for (let i = 0; i < order.length; i++) if ((order[i]?.ackElicitingInFlight ?? 0) > 0) return true
     return false
   }
 
