@@ -68,4 +68,18 @@ describe.each(backends)("discarded packet number spaces, on the %s backend", (_n
     expect(closedEvents(network, CLIENT)).toEqual([])
     expect(closedEvents(network, SERVER)).toEqual([])
   })
+
+  it("a 1-RTT space holds CRYPTO buffers only in the directions that carried session tickets", () => {
+    const cryptoOf = (endpoint: QuicEndpoint, handle: number) =>
+      (connectionOf(endpoint, handle) as unknown as { spaces: { application: { cryptoSend: unknown; cryptoRecv: unknown } } }).spaces.application
+    for (const tickets of [true, false]) {
+      const pair = makeTestPair(backend, undefined, tickets ? {} : { server: { tickets: undefined } })
+      const { clientConn, serverConn } = connect(pair)
+      pair.network.run(() => false, 200_000)
+      const server = cryptoOf(pair.server, serverConn)
+      const client = cryptoOf(pair.client, clientConn)
+      expect([server.cryptoSend !== undefined, client.cryptoRecv !== undefined]).toEqual([tickets, tickets])
+      expect([server.cryptoRecv, client.cryptoSend]).toEqual([undefined, undefined])
+    }
+  })
 })

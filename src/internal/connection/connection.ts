@@ -53,6 +53,7 @@ import { BASE_MTU, MtuDiscovery } from "./mtud.js"
 import { PacketSpace } from "./packetSpace.js"
 import type { SentFrames } from "./sentFrames.js"
 import type { TokenSealer } from "./tokens.js"
+import { RecvBuffer } from "../stream/recvBuffer.js"
 import { SendBuffer } from "../stream/sendBuffer.js"
 import { bytesEqual } from "../codec/bytes.js"
 import { toHex } from "../codec/hex.js"
@@ -674,7 +675,7 @@ export class Connection {
       space.probes = Math.max(space.probes, events.probes)
       // RFC 9002 §6.2.4: probe with the handshake data that may have been lost
       // rather than a bare PING, saving a round trip when it was.
-      if (space.name !== "application") space.cryptoSend.retransmitUnacked()
+      if (space.name !== "application") space.cryptoSend?.retransmitUnacked()
     }
     if (events.acked.length > 0 || events.lost.length > 0) this.drainStreamEvents()
   }
@@ -682,8 +683,9 @@ export class Connection {
   private onPacketAcked(space: PacketSpace, packet: SentPacket<Sent>): void {
     const sent = packet.payload
     if (sent.ackLargest >= 0) space.ack.onAckAcknowledged(sent.ackLargest)
-    if (sent.crypto !== undefined) {
-      for (let i = 0; i < sent.crypto.length; i += 2) space.cryptoSend.onAcked(sent.crypto[i]!, sent.crypto[i + 1]!, false)
+    const send = space.cryptoSend
+    if (sent.crypto !== undefined && send !== undefined) {
+      for (let i = 0; i < sent.crypto.length; i += 2) send.onAcked(sent.crypto[i]!, sent.crypto[i + 1]!, false)
     }
     if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onAcked(record)
     if (space.name === "application" && this.oneRtt !== undefined && !sent.zeroRtt) this.oneRtt.onPacketAcked(packet.packetNumber)
@@ -694,8 +696,9 @@ export class Connection {
 
   private onPacketLost(space: PacketSpace, packet: SentPacket<Sent>): void {
     const sent = packet.payload
-    if (sent.crypto !== undefined) {
-      for (let i = 0; i < sent.crypto.length; i += 2) space.cryptoSend.onLost(sent.crypto[i]!, sent.crypto[i + 1]!, false)
+    const send = space.cryptoSend
+    if (sent.crypto !== undefined && send !== undefined) {
+      for (let i = 0; i < sent.crypto.length; i += 2) send.onLost(sent.crypto[i]!, sent.crypto[i + 1]!, false)
     }
     if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onLost(record)
     if (sent.handshakeDone) this.handshakeDoneToSend = true
@@ -722,7 +725,7 @@ export class Connection {
     const space = this.spaces[level]
     // RFC 9001 §4.9: the level was discarded while this packet was processed; its data is of no use.
     if (space === undefined) return undefined
-    const recv = space.cryptoRecv
+    const recv = (space.cryptoRecv ??= new RecvBuffer())
     // RFC 9000 §7.5: bound the CRYPTO data buffered ahead of what TLS consumed.
     if (offset + data.length > recv.readOffset + MAX_CRYPTO_BUFFER) {
       return transportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, "too much CRYPTO data buffered", FrameType.CRYPTO)
@@ -803,11 +806,13 @@ export class Connection {
   private drainTls(now: number): TransportError | undefined {
     for (let event = this.tls.pollEvent(); event !== undefined; event = this.tls.pollEvent()) {
       switch (event._tag) {
-        case "HandshakeData":
+        case "HandshakeData": {
+          const space = this.spaces[event.level]
           // TLS writes nothing at a level after the handshake moved past it (RFC 9001 §4.9).
-          this.spaces[event.level]?.cryptoSend.write(event.data)
+          if (space !== undefined) (space.cryptoSend ??= new SendBuffer()).write(event.data)
           if (event.level === "initial" && this.role === "client") this.initialCrypto.push(event.data)
           break
+        }
         case "Keys": {
           const error = this.installKeys(now, event.level, event.direction, event.suite, event.secret)
           if (error !== undefined) return error
@@ -1348,7 +1353,7 @@ export class Connection {
   private wantsToSend(space: PacketSpace, now: number, zeroRtt: boolean, congestionBlocked: boolean): boolean {
     if (space.ack.wantsAck(now) || space.probes > 0) return true
     if (congestionBlocked) return false
-    if (!zeroRtt && space.cryptoSend.hasPending) return true
+    if (!zeroRtt && space.cryptoSend?.hasPending === true) return true
     return space.name === "application" && this.hasApplicationData(zeroRtt)
   }
 
@@ -1361,7 +1366,7 @@ export class Connection {
   ): PendingPacket | undefined {
     if (!this.wantsToSend(space, now, zeroRtt, congestionBlocked)) return undefined
     const wantsAck = space.ack.wantsAck(now)
-    const hasCrypto = !zeroRtt && space.cryptoSend.hasPending
+    const hasCrypto = !zeroRtt && space.cryptoSend?.hasPending === true
     const app = space.name === "application"
     const hasAppData = app && !congestionBlocked && this.hasApplicationData(zeroRtt)
     const probe = space.probes > 0
@@ -1411,7 +1416,7 @@ export class Connection {
       this.handshakeDoneToSend || this.pendingPathResponses.length > 0 || this.pathValidationPending ||
       this.localCids.pendingAnnouncements.length > 0 || this.remoteCids.pendingRetirements.length > 0 ||
       this.pendingNewToken !== undefined || this.streams.hasPendingData() || this.datagrams.hasOutgoing ||
-      this.spaces.application.cryptoSend.hasPending
+      this.spaces.application.cryptoSend?.hasPending === true
     )
   }
 
@@ -1421,6 +1426,7 @@ export class Connection {
 
   private writeCrypto(space: PacketSpace, w: BufferWriter, packet: PendingPacket): void {
     const send = space.cryptoSend
+    if (send === undefined) return
     while (send.hasPending) {
       const offset = send.nextOffset
       const header = cryptoFrameHeaderLength(offset, Math.min(send.nextLength, w.remaining))

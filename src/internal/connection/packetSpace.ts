@@ -1,7 +1,7 @@
 import type { DirectionalKeys } from "../crypto/packetKeys.js"
 import type { PacketNumberSpace } from "../recovery/lossDetection.js"
-import { RecvBuffer } from "../stream/recvBuffer.js"
-import { SendBuffer } from "../stream/sendBuffer.js"
+import type { RecvBuffer } from "../stream/recvBuffer.js"
+import type { SendBuffer } from "../stream/sendBuffer.js"
 import { AckManager } from "./ackManager.js"
 
 /**
@@ -16,8 +16,12 @@ import { AckManager } from "./ackManager.js"
  */
 export class PacketSpace {
   readonly ack: AckManager
-  cryptoSend = new SendBuffer()
-  readonly cryptoRecv = new RecvBuffer()
+  /**
+   * The CRYPTO stream in each direction, made with its first bytes: a 1-RTT
+   * space carries only session tickets, and often nothing at all.
+   */
+  cryptoSend: SendBuffer | undefined
+  cryptoRecv: RecvBuffer | undefined
   nextPacketNumber = 0
   read: DirectionalKeys | undefined
   write: DirectionalKeys | undefined
