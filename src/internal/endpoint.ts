@@ -1,7 +1,7 @@
 import { sameAddress, type SocketAddress } from "./address.js"
 import type { EndpointConfig } from "./config.js"
 import type { CryptoBackend } from "./crypto/backend.js"
-import type { CidGenerator } from "./connection/cids.js"
+import type { CidIssuer } from "./connection/cids.js"
 import { type ConnectionStats, Connection } from "./connection/connection.js"
 import type { DatagramSendError } from "./connection/datagrams.js"
 import { TokenSealer } from "./connection/tokens.js"
@@ -94,8 +94,11 @@ const cidKey = (cid: Uint8Array): string => {
 export class QuicEndpoint {
   private readonly connections = new Map<number, Connection>()
   private readonly byCid = new Map<string, number>()
-  /** CIDs registered for each connection, so they can all be removed when it goes. */
-  private readonly cidsOf = new Map<number, Set<string>>()
+  /**
+   * Server connections: the client's first DCID, routed to them besides the
+   * CIDs they issued (which they list themselves), so that it goes with them.
+   */
+  private readonly clientDcidOf = new Map<number, string>()
   private readonly events: Array<QuicEvent> = []
   private readonly sendQueue: Array<OutgoingPacket> = []
   private readonly random: Random
@@ -166,22 +169,21 @@ export class QuicEndpoint {
     return this.backend.hmac("sha256", this.resetKey, cid).slice(0, 16)
   }
 
-  private readonly generateCid: CidGenerator = () => {
+  private generateCid(): Uint8Array {
     let cid: Uint8Array
     do cid = this.randomBytes(this.config.connectionIdLength)
     while (this.byCid.has(cidKey(cid)))
-    return { cid, resetToken: this.resetTokenFor(cid) }
+    return cid
+  }
+
+  /** What every connection of this endpoint issues its CIDs with. */
+  private readonly cidIssuer: CidIssuer = {
+    generate: () => this.generateCid(),
+    resetToken: (cid) => this.resetTokenFor(cid)
   }
 
   private register(handle: number, cid: Uint8Array): void {
-    const key = cidKey(cid)
-    this.byCid.set(key, handle)
-    let set = this.cidsOf.get(handle)
-    if (set === undefined) {
-      set = new Set()
-      this.cidsOf.set(handle, set)
-    }
-    set.add(key)
+    this.byCid.set(cidKey(cid), handle)
   }
 
   // ---- input -----------------------------------------------------------------
@@ -307,14 +309,14 @@ export class QuicEndpoint {
       random: this.random,
       now,
       remote: peer,
-      localCid: { sequence: 0, ...local },
+      localCid: { sequence: 0, cid: local },
       remoteCid: header.scid.slice(),
       originalDcid,
       initialDcid: header.dcid.slice(),
       initialKeys: keys,
       retrySourceCid,
       addressValidated: validated,
-      cidGenerator: this.generateCid,
+      cidIssuer: this.cidIssuer,
       unixMillis: this.config.unixMillis,
       tokenSealer: server.newTokens ? this.tokenSealer : undefined,
       keyLog: server.keyLog,
@@ -344,9 +346,11 @@ export class QuicEndpoint {
     })
     this.connections.set(handle, connection)
     this.handshaking.add(handle)
-    this.register(handle, local.cid)
+    this.register(handle, local)
     // Retransmitted Initials still carry the client's chosen DCID until it hears from us.
-    this.register(handle, header.dcid.slice())
+    const clientDcid = cidKey(header.dcid)
+    this.byCid.set(clientDcid, handle)
+    this.clientDcidOf.set(handle, clientDcid)
     this.events.push({ _tag: "NewConnection", connection: handle, remote: peer })
     const { packets } = splitDatagram(bytes, this.config.connectionIdLength)
     connection.handleDatagram(now, peer, bytes, packets)
@@ -400,12 +404,12 @@ export class QuicEndpoint {
       random: this.random,
       now,
       remote: peer,
-      localCid: { sequence: 0, ...local },
+      localCid: { sequence: 0, cid: local },
       remoteCid: dcid,
       originalDcid: dcid,
       token,
       addressValidated: true,
-      cidGenerator: this.generateCid,
+      cidIssuer: this.cidIssuer,
       unixMillis: this.config.unixMillis,
       keyLog: client.keyLog,
       qlog: this.config.qlog,
@@ -429,7 +433,7 @@ export class QuicEndpoint {
     })
     this.connections.set(handle, connection)
     this.handshaking.add(handle)
-    this.register(handle, local.cid)
+    this.register(handle, local)
     this.afterConnectionCall(connection)
     return handle
   }
@@ -587,11 +591,7 @@ export class QuicEndpoint {
       cids.added.length = 0
     }
     if (cids.retired.length > 0) {
-      for (const cid of cids.retired) {
-        const key = cidKey(cid)
-        this.byCid.delete(key)
-        this.cidsOf.get(connection.handle)?.delete(key)
-      }
+      for (const cid of cids.retired) this.byCid.delete(cidKey(cid))
       cids.retired.length = 0
     }
     if (connection.isDrained) return this.reap(connection)
@@ -612,8 +612,10 @@ export class QuicEndpoint {
   private reap(connection: Connection): void {
     connection.endQlog()
     this.handshaking.delete(connection.handle)
-    for (const key of this.cidsOf.get(connection.handle) ?? []) this.byCid.delete(key)
-    this.cidsOf.delete(connection.handle)
+    for (const issued of connection.localCids.all()) this.byCid.delete(cidKey(issued.cid))
+    const clientDcid = this.clientDcidOf.get(connection.handle)
+    if (clientDcid !== undefined) this.byCid.delete(clientDcid)
+    this.clientDcidOf.delete(connection.handle)
     this.connections.delete(connection.handle)
     this.active.delete(connection.handle)
     this.scheduled.delete(connection.handle)

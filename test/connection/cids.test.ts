@@ -1,26 +1,24 @@
 import { describe, expect, it } from "vitest"
-import { type CidGenerator, LocalCids, RemoteCids } from "../../src/internal/connection/cids.js"
+import { type CidIssuer, LocalCids, RemoteCids } from "../../src/internal/connection/cids.js"
 import { TransportErrorCode } from "../../src/internal/errors.js"
 import { FrameType } from "../../src/internal/frame/types.js"
 
 const cidOf = (n: number): Uint8Array => Uint8Array.of(0xc0, n & 0xff, (n >> 8) & 0xff, 0x01, 0x02, 0x03, 0x04, 0x05)
 const tokenOf = (n: number): Uint8Array => new Uint8Array(16).fill(n & 0xff)
 
-/** A generator that hands out cidOf(1), cidOf(2), … and counts its calls. */
-const counter = (): CidGenerator & { calls: number } => {
-  const gen = Object.assign(
-    () => {
-      gen.calls++
-      return { cid: cidOf(100 + gen.calls), resetToken: tokenOf(100 + gen.calls) }
-    },
-    { calls: 0 }
-  )
-  return gen
+/** An issuer that hands out cidOf(101), cidOf(102), …, counts its calls, and gives cidOf(n) the token tokenOf(n). */
+const counter = (): CidIssuer & { calls: number } => {
+  const issuer = {
+    calls: 0,
+    generate: () => cidOf(100 + ++issuer.calls),
+    resetToken: (cid: Uint8Array) => tokenOf(cid[1]! | (cid[2]! << 8))
+  }
+  return issuer
 }
 
 const makeLocal = () => {
   const generate = counter()
-  const initial = { sequence: 0, cid: cidOf(0), resetToken: tokenOf(0) }
+  const initial = { sequence: 0, cid: cidOf(0) }
   return { local: new LocalCids(initial, generate), generate, initial }
 }
 
@@ -47,9 +45,10 @@ describe("LocalCids (RFC 9000 §5.1.1, §19.16)", () => {
     expect(sequences(local)).toEqual([0, 1, 2, 3])
     expect(local.pendingAnnouncements.map((c) => c.sequence)).toEqual([1, 2, 3])
     expect(local.pendingAnnouncements.map((c) => c.cid)).toEqual([cidOf(101), cidOf(102), cidOf(103)])
-    expect(local.pendingAnnouncements.map((c) => c.resetToken)).toEqual([tokenOf(101), tokenOf(102), tokenOf(103)])
+    // RFC 9000 §10.3.2: each token is the issuer's function of its CID, computed when announced.
+    expect(local.pendingAnnouncements.map((c) => local.resetTokenOf(c))).toEqual([tokenOf(101), tokenOf(102), tokenOf(103)])
     expect(local.added).toEqual([cidOf(101), cidOf(102), cidOf(103)])
-    expect(local.get(2)).toEqual({ sequence: 2, cid: cidOf(102), resetToken: tokenOf(102) })
+    expect(local.get(2)).toEqual({ sequence: 2, cid: cidOf(102) })
   })
 
   it("issues nothing when already at the limit (never more than the peer's limit)", () => {
@@ -128,7 +127,7 @@ describe("LocalCids (RFC 9000 §5.1.1, §19.16)", () => {
   })
 
   it("supports an initial CID with a non-zero sequence", () => {
-    const local = new LocalCids({ sequence: 5, cid: cidOf(5), resetToken: tokenOf(5) }, counter())
+    const local = new LocalCids({ sequence: 5, cid: cidOf(5) }, counter())
     local.replenish(2)
     expect(sequences(local)).toEqual([5, 6])
     expect(local.onRetire(7, cidOf(5))?.code).toBe(0x0a)

@@ -232,6 +232,34 @@ describe.each(backends)("OneRttKeys (RFC 9001 §6) on %s", (_name, backend) => {
       expect({ read: server.read, nextRead: server.nextRead, gen: server.readGeneration }).toEqual(before)
     })
 
+    it("derives the next receiving key only when first needed (§6.3), and once", () => {
+      const { client, server } = pair(backend, suite)
+      const upcoming = (keys: OneRttKeys) => (keys as unknown as { upcomingRead: PacketKey | undefined }).upcomingRead
+      // An idle pair holds its current keys only.
+      receive(server, send(client, 0), 0)
+      receive(client, send(server, 0), 0)
+      expect(upcoming(client)).toBeUndefined()
+      expect(upcoming(server)).toBeUndefined()
+      // Our own update makes the key for the peer's answer before the answer arrives.
+      client.onPacketAcked(0)
+      client.initiate()
+      const ready = upcoming(client)
+      expect(ready?.secret).toEqual(nextTrafficSecret(backend, suite, QUIC_V1, client.read.secret))
+      // The peer derives on the first packet of the new phase, and reuses that key.
+      const p1 = send(client, 1)
+      expect(upcoming(server)).toBeUndefined()
+      const key = server.keyFor(1, 1)
+      expect(upcoming(server)).toBe(key)
+      expect(server.keyFor(1, 1)).toBe(key)
+      expect(receive(server, p1, 1_000)).toEqual({ opened: true, updated: true })
+      expect(server.read).toBe(key)
+      // Moving to it leaves no next key behind until one is needed again.
+      expect(upcoming(server)).toBeUndefined()
+      expect(receive(client, send(server, 1), 2_000)).toEqual({ opened: true, updated: true })
+      expect(client.read).toBe(ready)
+      expect(upcoming(client)).toBeUndefined()
+    })
+
     it("counts generations over repeated updates from both sides", () => {
       const { client, server } = pair(backend, suite)
       const nextPn = new Map<OneRttKeys, number>([

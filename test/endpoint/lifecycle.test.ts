@@ -87,6 +87,12 @@ describe("idle timeout (RFC 9000 §10.1)", () => {
     expect(client.connectionStats(conn)).toBeUndefined()
     expect(client.nextTimerDeadline()).toBeUndefined()
     expect(server.nextTimerDeadline()).toBeUndefined()
+    // Nothing routes to them any more: every CID they issued, and the client's first DCID, is gone.
+    for (const endpoint of [client, server]) {
+      const routes = endpoint as unknown as { byCid: Map<string, number>; clientDcidOf: Map<number, string> }
+      expect(routes.byCid.size).toBe(0)
+      expect(routes.clientDcidOf.size).toBe(0)
+    }
   })
 
   it("on a 1 s RTT path the timeout stretches to at least 3 PTO (§10.1) instead of 2 s", () => {

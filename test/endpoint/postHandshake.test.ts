@@ -1,14 +1,16 @@
 import { describe, expect, it } from "vitest"
 import { TransportErrorCode } from "../../src/internal/errors.js"
+import { CompletedClientHandshake, CompletedServerHandshake } from "../../src/internal/tls/completed.js"
 import { AlertDescription } from "../../src/internal/tls/constants.js"
 import { backends } from "../helpers.js"
-import { CLIENT, closedEvents, makeRogueClient, SERVER } from "../support/kit.js"
+import { CLIENT, closedEvents, connect, connectionOf, makeRogueClient, makeTestPair, SERVER } from "../support/kit.js"
 
 /**
  * A confirmed server keeps only the outcome of its TLS handshake (its ALPN,
  * suite, peer chain, resumption): the negotiated facts stay readable, and
  * handshake bytes the client sends afterwards are refused (RFC 9001 §6: no
- * KeyUpdate in QUIC; no post-handshake authentication is asked for).
+ * KeyUpdate in QUIC; no post-handshake authentication is asked for). A
+ * confirmed client keeps the outcome and what it takes to receive tickets.
  */
 describe.each(backends)("after the handshake, on the %s backend", (_name, backend) => {
   it("the server still reports what was negotiated", () => {
@@ -18,6 +20,23 @@ describe.each(backends)("after the handshake, on the %s backend", (_name, backen
     expect(pair.server.cipherSuite(pair.serverConn)).toBe("TLS_AES_128_GCM_SHA256")
     expect(pair.server.resumed(pair.serverConn)).toBe(false)
     expect(pair.server.peerCertificates(pair.serverConn)).toEqual([])
+  })
+
+  it("the client too keeps only the outcome once confirmed, and resumes with the tickets it took", () => {
+    const pair = makeTestPair(backend)
+    const { clientConn, serverConn } = connect(pair)
+    pair.network.run(() => false, 200_000)
+    const tlsOf = (endpoint: typeof pair.client, handle: number) => (connectionOf(endpoint, handle) as unknown as { tls: unknown }).tls
+    expect(tlsOf(pair.client, clientConn)).toBeInstanceOf(CompletedClientHandshake)
+    expect(tlsOf(pair.server, serverConn)).toBeInstanceOf(CompletedServerHandshake)
+    expect(pair.client.alpn(clientConn)).toBe("test")
+    expect(pair.client.cipherSuite(clientConn)).toBe(pair.server.cipherSuite(serverConn))
+    expect(pair.client.peerCertificates(clientConn)).toHaveLength(1)
+    expect(pair.client.resumed(clientConn)).toBe(false)
+    const again = pair.client.connect(pair.network.now, SERVER, "localhost")
+    if (typeof again !== "number") throw new Error(again._tag)
+    expect(pair.network.run(() => pair.client.resumed(again), 2_000_000)).toBe(true)
+    expect(closedEvents(pair.network, CLIENT)).toEqual([])
   })
 
   it("closes with CRYPTO_ERROR (unexpected_message) on handshake data at 1-RTT", () => {

@@ -134,7 +134,7 @@ describe("LossDetection properties", () => {
             }
             case "discard": {
               const model = models[o.space]!
-              ld.discardSpace(spaceNames[o.space]!, now)
+              ld.discardSpace(o.space === 0 ? "initial" : "handshake", now)
               model.outstanding.clear()
               model.discarded = true
               break

@@ -305,6 +305,44 @@ describe("LossDetection (RFC 9002 §6, Appendix A)", () => {
     expect(ld.bytesInFlight).toBe(0)
   })
 
+  it("releases the packets of its events record once the caller is done with them", () => {
+    const ld = make()
+    for (let pn = 0; pn < 6; pn++) ld.onPacketSent("initial", packet(pn, pn * 1000))
+    const events = ack(ld, "initial", [5, 5, 1, 0], 60_000)
+    expect(numbers(events.acked)).toEqual([0, 1, 5])
+    expect(numbers(events.lost)).toEqual([2])
+    ld.releaseEvents()
+    expect(events.acked).toEqual([])
+    expect(events.lost).toEqual([])
+    expect(events.lostPmtuProbes).toEqual([])
+    expect(events.space).toBe("initial")
+    // Nothing else changed: the unacknowledged packets are still in flight.
+    expect(ld.bytesInFlight).toBe(2 * mds)
+  })
+
+  it("discards a space and its state for good (§6.4); acknowledgements for it find nothing", () => {
+    const ld = make()
+    ld.onPacketSent("handshake", packet(0, 0))
+    ld.discardSpace("handshake", 1_000)
+    const events = ack(ld, "handshake", [0, 0], 2_000)
+    expect(events.acked).toEqual([])
+    expect(ld.largestAcked("handshake")).toBeUndefined()
+    expect(ld.declareLost("handshake", [0], 2_000)).toEqual([])
+    expect(ld.bytesInFlight).toBe(0)
+  })
+
+  it("after a Retry forgets the Initial packets sent but keeps the space (§6.3)", () => {
+    const ld = make(false)
+    ld.onPacketSent("initial", packet(0, 0))
+    ld.onRetry(1_000)
+    expect(ld.bytesInFlight).toBe(0)
+    expect(ld.stats().packetsLost).toBe(0)
+    // Packet numbers keep rising in the same space, and are acknowledged as usual.
+    ld.onPacketSent("initial", packet(1, 2_000))
+    expect(numbers(ack(ld, "initial", [1, 1], 50_000).acked)).toEqual([1])
+    expect(ld.largestAcked("initial")).toBe(1)
+  })
+
   it("discards a space without declaring its packets lost (§6.4)", () => {
     const ld = make()
     ld.onPacketSent("initial", packet(0, 0))

@@ -12,15 +12,24 @@ import { bytesEqual } from "../codec/bytes.js"
 export interface IssuedCid {
   readonly sequence: number
   readonly cid: Uint8Array
-  readonly resetToken: Uint8Array
 }
 
-/** Makes a fresh connection ID and its stateless reset token (the endpoint knows how). */
-export type CidGenerator = () => { readonly cid: Uint8Array; readonly resetToken: Uint8Array }
+/**
+ * How the endpoint issues our connection IDs: a fresh CID (unique among its
+ * connections), and the stateless reset token that goes with a CID. RFC 9000
+ * §10.3.2 lets the token be a keyed function of the CID, so it is computed
+ * again whenever a NEW_CONNECTION_ID frame carries it rather than kept with
+ * every CID of every connection.
+ */
+export interface CidIssuer {
+  readonly generate: () => Uint8Array
+  readonly resetToken: (cid: Uint8Array) => Uint8Array
+}
 
 /** The connection IDs we have issued and not yet seen retired. */
 export class LocalCids {
-  private readonly active = new Map<number, IssuedCid>()
+  /** By increasing sequence number; a handful at most (the peer's active_connection_id_limit, capped). */
+  private readonly active: Array<IssuedCid> = []
   private nextSequence: number
   /** CIDs issued but not yet sent in a NEW_CONNECTION_ID frame (or lost and to be re-sent). */
   readonly pendingAnnouncements: Array<IssuedCid> = []
@@ -31,14 +40,14 @@ export class LocalCids {
 
   constructor(
     initial: IssuedCid,
-    private readonly generate: CidGenerator
+    private readonly issuer: CidIssuer
   ) {
-    this.active.set(initial.sequence, initial)
+    this.active.push(initial)
     this.nextSequence = initial.sequence + 1
   }
 
   get count(): number {
-    return this.active.size
+    return this.active.length
   }
 
   all(): IterableIterator<IssuedCid> {
@@ -47,10 +56,10 @@ export class LocalCids {
 
   /** RFC 9000 §5.1.1: keep the peer supplied with up to `limit` connection IDs. */
   replenish(limit: number): void {
-    while (this.active.size < limit) {
-      const { cid, resetToken } = this.generate()
-      const issued = { sequence: this.nextSequence++, cid, resetToken }
-      this.active.set(issued.sequence, issued)
+    while (this.active.length < limit) {
+      const cid = this.issuer.generate()
+      const issued = { sequence: this.nextSequence++, cid }
+      this.active.push(issued)
       this.pendingAnnouncements.push(issued)
       this.added.push(cid)
     }
@@ -58,11 +67,17 @@ export class LocalCids {
 
   /** Whether a NEW_CONNECTION_ID for `sequence` still needs (re)sending after a loss. */
   isActive(sequence: number): boolean {
-    return this.active.has(sequence)
+    return this.get(sequence) !== undefined
   }
 
   get(sequence: number): IssuedCid | undefined {
-    return this.active.get(sequence)
+    for (const issued of this.active) if (issued.sequence === sequence) return issued
+    return undefined
+  }
+
+  /** The stateless reset token to announce with `issued` (RFC 9000 §19.15). */
+  resetTokenOf(issued: IssuedCid): Uint8Array {
+    return this.issuer.resetToken(issued.cid)
   }
 
   /** The Retire Prior To value to put in NEW_CONNECTION_ID frames. */
@@ -79,12 +94,13 @@ export class LocalCids {
     if (sequence >= this.nextSequence) {
       return transportError(TransportErrorCode.PROTOCOL_VIOLATION, `retired unissued CID ${sequence}`, FrameType.RETIRE_CONNECTION_ID)
     }
-    const entry = this.active.get(sequence)
-    if (entry === undefined) return undefined
+    const at = this.active.findIndex((issued) => issued.sequence === sequence)
+    if (at < 0) return undefined
+    const entry = this.active[at]!
     if (bytesEqual(entry.cid, packetDcid)) {
       return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "retired the CID in use", FrameType.RETIRE_CONNECTION_ID)
     }
-    this.active.delete(sequence)
+    this.active.splice(at, 1)
     this.retired.push(entry.cid)
     return undefined
   }
@@ -98,7 +114,8 @@ export interface RemoteCid {
 
 /** The connection IDs the peer issued to us (RFC 9000 §5.1.1, §19.15). */
 export class RemoteCids {
-  private readonly available = new Map<number, RemoteCid>()
+  /** Spare CIDs, in the order they arrived; no more than our active_connection_id_limit. */
+  private readonly available: Array<RemoteCid> = []
   private current: RemoteCid
   private retirePriorTo = 0
   /** Sequences we retired; a repeated NEW_CONNECTION_ID for one is ignored (§19.15). */
@@ -143,11 +160,11 @@ export class RemoteCids {
   }
 
   get spareCount(): number {
-    return this.available.size
+    return this.available.length
   }
 
   onNewConnectionId(sequence: number, retirePriorTo: number, cid: Uint8Array, resetToken: Uint8Array): TransportError | undefined {
-    const known = sequence === this.current.sequence ? this.current : this.available.get(sequence)
+    const known = sequence === this.current.sequence ? this.current : this.available.find((entry) => entry.sequence === sequence)
     if (this.retiredSequences.has(sequence)) return undefined
     if (known !== undefined) {
       // §19.15: the same sequence number must always carry the same CID.
@@ -161,14 +178,16 @@ export class RemoteCids {
       this.retire(sequence)
       return undefined
     }
-    this.available.set(sequence, { sequence, cid: cid.slice(), resetToken: resetToken.slice() })
+    // One copy holds both (the frame's bytes belong to the datagram).
+    const copy = new Uint8Array(cid.length + resetToken.length)
+    copy.set(cid)
+    copy.set(resetToken, cid.length)
+    this.available.push({ sequence, cid: copy.subarray(0, cid.length), resetToken: copy.subarray(cid.length) })
     if (retirePriorTo > this.retirePriorTo) {
       this.retirePriorTo = retirePriorTo
-      for (const seq of [...this.available.keys()]) {
-        if (seq < retirePriorTo) {
-          this.available.delete(seq)
-          this.retire(seq)
-        }
+      for (const entry of this.available.filter((spare) => spare.sequence < retirePriorTo)) {
+        this.available.splice(this.available.indexOf(entry), 1)
+        this.retire(entry.sequence)
       }
       if (this.current.sequence < retirePriorTo) {
         this.retire(this.current.sequence)
@@ -176,7 +195,7 @@ export class RemoteCids {
       }
     }
     // §5.1.1: more active CIDs than our limit is a CONNECTION_ID_LIMIT_ERROR.
-    if (this.available.size + 1 > this.limit) {
+    if (this.available.length + 1 > this.limit) {
       return transportError(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, "too many connection IDs", FrameType.NEW_CONNECTION_ID)
     }
     // Bound the RETIRE_CONNECTION_ID backlog a peer can make us accumulate.
@@ -189,9 +208,9 @@ export class RemoteCids {
   /** Moves to the unused CID with the lowest sequence; false when none is left. */
   private switchToNext(): boolean {
     let next: RemoteCid | undefined
-    for (const entry of this.available.values()) if (next === undefined || entry.sequence < next.sequence) next = entry
+    for (const entry of this.available) if (next === undefined || entry.sequence < next.sequence) next = entry
     if (next === undefined) return false
-    this.available.delete(next.sequence)
+    this.available.splice(this.available.indexOf(next), 1)
     this.current = next
     return true
   }

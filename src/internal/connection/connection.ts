@@ -35,9 +35,9 @@ import { Pacer } from "../recovery/pacer.js"
 import type { SentPacket } from "../recovery/sentPackets.js"
 import { StreamManager, type SentStreamFrame } from "../stream/streams.js"
 import { isTlsAlert } from "../tls/alert.js"
-import type { TlsClient } from "../tls/client.js"
-import type { TlsServer } from "../tls/server.js"
-import { CompletedServerHandshake } from "../tls/completed.js"
+import { TlsClient } from "../tls/client.js"
+import { TlsServer } from "../tls/server.js"
+import { CompletedClientHandshake, CompletedServerHandshake } from "../tls/completed.js"
 import { type CryptoLevel, keyLogLine, type TlsFailure } from "../tls/session.js"
 import {
   decodeTransportParameters,
@@ -46,13 +46,14 @@ import {
   validateConnectionIdParameters
 } from "../tls/transportParameters.js"
 import type { SessionTicket } from "../tls/ticket.js"
-import { type CidGenerator, type IssuedCid, LocalCids, RemoteCids } from "./cids.js"
+import { type CidIssuer, type IssuedCid, LocalCids, RemoteCids } from "./cids.js"
 import { DatagramQueues, type DatagramSendError } from "./datagrams.js"
 import { OneRttKeys } from "./keyUpdate.js"
 import { BASE_MTU, MtuDiscovery } from "./mtud.js"
 import { PacketSpace } from "./packetSpace.js"
 import type { SentFrames } from "./sentFrames.js"
 import type { TokenSealer } from "./tokens.js"
+import { RecvBuffer } from "../stream/recvBuffer.js"
 import { SendBuffer } from "../stream/sendBuffer.js"
 import { bytesEqual } from "../codec/bytes.js"
 import { toHex } from "../codec/hex.js"
@@ -69,7 +70,7 @@ import type { QlogFactory, QlogKeyType, QlogPacketHeader, QlogPacketType } from 
  */
 
 type Sent = SentFrames<SentStreamFrame>
-type Tls = TlsClient | TlsServer | CompletedServerHandshake
+type Tls = TlsClient | TlsServer | CompletedServerHandshake | CompletedClientHandshake
 
 export type ConnectionState = "handshake" | "established" | "closing" | "draining" | "drained"
 
@@ -98,7 +99,7 @@ export interface ConnectionInit {
   readonly token?: Uint8Array | undefined
   /** Server: the client's address is already validated (Retry or NEW_TOKEN token). */
   readonly addressValidated: boolean
-  readonly cidGenerator: CidGenerator
+  readonly cidIssuer: CidIssuer
   /** Builds the TLS session once our transport parameters are encoded. */
   readonly makeTls: (transportParameters: Uint8Array) => Tls
   readonly unixMillis: (now: number) => number
@@ -184,7 +185,8 @@ export class Connection {
   private readonly backend: CryptoBackend
   private readonly random: Random
   private tls: Tls
-  private readonly spaces: Record<PacketNumberSpace, PacketSpace>
+  /** Initial and Handshake become undefined once discarded (RFC 9001 §4.9), taking their state with them. */
+  private readonly spaces: { initial: PacketSpace | undefined; handshake: PacketSpace | undefined; readonly application: PacketSpace }
   private oneRtt: OneRttKeys | undefined
   private pendingOneRttWrite: { suite: CipherSuite; secret: Uint8Array } | undefined
   private pendingOneRttRead: { suite: CipherSuite; secret: Uint8Array } | undefined
@@ -215,7 +217,6 @@ export class Connection {
   private handshakeConfirmed = false
   private handshakeDoneToSend = false
   private peerParams: TransportParameters | undefined
-  private readonly localParams: TransportParameters
   private idleTimeout: number
   private idleDeadline: number
   private lastAckElicitingSent: number | undefined
@@ -243,13 +244,19 @@ export class Connection {
   private packetsDropped = 0
   private readonly frameCounts: Record<string, number> = {}
   private readonly unixMillis: (now: number) => number
-  private readonly init: ConnectionInit
+  /** The Source CID of our long-header packets (sequence 0). */
+  private readonly localCid: Uint8Array
+  private readonly tokenSealer: TokenSealer | undefined
+  private readonly onNewToken: ((token: Uint8Array) => void) | undefined
+  private readonly onSessionTicket: ((ticket: SessionTicket) => void) | undefined
+  private readonly keyLog: ((line: string) => void) | undefined
   private readonly maxAckDelay: number
   /** qlog trace, when enabled: every logging site tests it first, so a connection without one builds no event. */
   private readonly qlog: QlogTrace | undefined
 
   constructor(init: ConnectionInit) {
-    this.init = init
+    // Only what outlives the constructor is kept: the rest of `init` (the
+    // server's first Initial keys, the TLS factory) is garbage once built.
     this.handle = init.handle
     this.role = init.role
     this.version = init.version
@@ -258,6 +265,11 @@ export class Connection {
     this.random = init.random
     this.remote = init.remote
     this.unixMillis = init.unixMillis
+    this.localCid = init.localCid.cid
+    this.tokenSealer = init.tokenSealer
+    this.onNewToken = init.onNewToken
+    this.onSessionTicket = init.onSessionTicket
+    this.keyLog = init.keyLog
     this.originalDcid = init.originalDcid
     this.qlog = init.qlog === undefined ? undefined : this.openQlog(init)
     this.token = init.token ?? EMPTY
@@ -278,7 +290,7 @@ export class Connection {
       congestion: makeCongestionController(init.transport.congestionController, BASE_MTU),
       isServer: init.role === "server"
     })
-    this.localCids = new LocalCids(init.localCid, init.cidGenerator)
+    this.localCids = new LocalCids(init.localCid, init.cidIssuer)
     this.remoteCids = new RemoteCids(init.remoteCid, init.transport.activeConnectionIdLimit)
     this.mtud = new MtuDiscovery(init.transport.mtuDiscovery, init.transport.maxUdpPayloadSize)
     this.datagrams = new DatagramQueues(init.transport.datagramSendBuffer)
@@ -292,11 +304,11 @@ export class Connection {
       maxConnectionReceiveWindow: t.maxConnectionWindow,
       sendBufferSize: t.streamSendBuffer
     })
-    this.localParams = this.buildLocalParameters(init)
-    if (this.qlog !== undefined) this.qlog.parametersSet(init.now, "local", this.localParams)
+    const localParams = this.buildLocalParameters(init)
+    if (this.qlog !== undefined) this.qlog.parametersSet(init.now, "local", localParams)
     this.idleTimeout = init.transport.maxIdleTimeout * 1000
     this.idleDeadline = init.now + (this.idleTimeout > 0 ? this.idleTimeout : Number.MAX_SAFE_INTEGER / 2)
-    this.tls = init.makeTls(encodeTransportParameters(this.localParams, init.role))
+    this.tls = init.makeTls(encodeTransportParameters(localParams, init.role))
     if (init.role === "client") {
       if (init.rememberedParameters !== undefined) this.applyRememberedParameters(init.rememberedParameters)
       ;(this.tls as TlsClient).start(this.unixMillis(init.now))
@@ -307,7 +319,8 @@ export class Connection {
   // ---- setup -----------------------------------------------------------------
 
   private installInitialKeys(keys: { readonly client: DirectionalKeys; readonly server: DirectionalKeys }): void {
-    const initial = this.spaces.initial
+    // Called only before the client's Initial space can be discarded (at construction, on Retry or version switch).
+    const initial = this.spaces.initial!
     initial.write = this.role === "client" ? keys.client : keys.server
     initial.read = this.role === "client" ? keys.server : keys.client
     if (this.qlog !== undefined) {
@@ -333,7 +346,7 @@ export class Connection {
       ...(server
         ? {
           originalDestinationConnectionId: init.originalDcid,
-          statelessResetToken: init.localCid.resetToken,
+          statelessResetToken: init.cidIssuer.resetToken(init.localCid.cid),
           ...(init.retrySourceCid === undefined ? {} : { retrySourceConnectionId: init.retrySourceCid })
         }
         : {}),
@@ -419,8 +432,8 @@ export class Connection {
     this.installInitialKeys(initialKeys(this.backend, this.version, scid))
     // RFC 9000 §17.2.5.2: everything sent in Initial packets so far will never
     // be acknowledged; send the ClientHello again, keeping packet numbers rising.
-    const initial = this.spaces.initial
-    this.recovery.discardSpace("initial", now)
+    const initial = this.spaces.initial!
+    this.recovery.onRetry(now)
     initial.cryptoSend = new SendBuffer()
     for (const data of this.initialCrypto) initial.cryptoSend.write(data)
   }
@@ -429,7 +442,8 @@ export class Connection {
     const type: "initial" | "handshake" | "0rtt" | "1rtt" = header.form === "short" ? "1rtt" : header.type
     const spaceName = spaceOf(type)
     const space = this.spaces[spaceName]
-    if (space.discarded) return this.drop()
+    // RFC 9001 §4.9: packets of a discarded space are dropped.
+    if (space === undefined) return this.drop()
     if (header.form === "long" && header.version !== this.version) {
       // RFC 9368 §4: a server may answer in the other (compatible) version; the client follows it once.
       if (this.role === "client" && !this.receivedFromServer && type === "initial") this.switchVersion(header.version)
@@ -559,11 +573,12 @@ export class Connection {
   private bufferPacket(datagram: Uint8Array, header: LongHeader | ShortHeader, remote: SocketAddress, type: string): void {
     // RFC 9001 §4.1.4: keep a few packets whose keys are still coming (Handshake,
     // 1-RTT or 0-RTT arriving before the packets that produce their keys).
+    const handshake = this.spaces.handshake
     const keysMayArrive = type === "1rtt"
       ? this.oneRtt === undefined
       : type === "0rtt"
-      ? this.role === "server" && this.spaces.handshake.write === undefined
-      : type === "handshake" && this.spaces.handshake.read === undefined
+      ? this.role === "server" && handshake !== undefined && handshake.write === undefined
+      : type === "handshake" && handshake !== undefined && handshake.read === undefined
     if (!keysMayArrive || this.buffered.length >= MAX_BUFFERED_PACKETS) return this.drop()
     const data = datagram.slice(header.start, header.end)
     const rebased: PacketHeader = header.form === "short"
@@ -595,7 +610,7 @@ export class Connection {
       case "NewToken":
         // RFC 9000 §19.7: only servers send NEW_TOKEN.
         if (this.role === "server") return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "NEW_TOKEN from a client", FrameType.NEW_TOKEN)
-        this.init.onNewToken?.(frame.token.slice())
+        this.onNewToken?.(frame.token.slice())
         return undefined
       case "Stream":
       case "ResetStream":
@@ -633,6 +648,7 @@ export class Connection {
         // RFC 9000 §19.20: only servers send HANDSHAKE_DONE.
         if (this.role === "server") return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "HANDSHAKE_DONE from a client", FrameType.HANDSHAKE_DONE)
         this.confirmHandshake(now)
+        this.settleTls()
         return undefined
       case "Datagram": {
         const max = this.transport.maxDatagramFrameSize
@@ -656,11 +672,14 @@ export class Connection {
     if (isTransportError(result)) return result
     if (this.qlog !== undefined) this.qlogRecovery(now, result, false)
     this.onRecoveryEvents(result)
+    this.recovery.releaseEvents()
     return undefined
   }
 
   private onRecoveryEvents(events: RecoveryEvents<Sent>): void {
     const space = this.spaces[events.space]
+    // A space discarded while its packet was processed has no packets left to report.
+    if (space === undefined) return
     for (const packet of events.acked) this.onPacketAcked(space, packet)
     for (const packet of events.lost) this.onPacketLost(space, packet)
     for (const probe of events.lostPmtuProbes) this.mtud.onProbeLost(probe.packetNumber)
@@ -668,7 +687,7 @@ export class Connection {
       space.probes = Math.max(space.probes, events.probes)
       // RFC 9002 §6.2.4: probe with the handshake data that may have been lost
       // rather than a bare PING, saving a round trip when it was.
-      if (space.name !== "application" && !space.discarded) space.cryptoSend.retransmitUnacked()
+      if (space.name !== "application") space.cryptoSend?.retransmitUnacked()
     }
     if (events.acked.length > 0 || events.lost.length > 0) this.drainStreamEvents()
   }
@@ -676,8 +695,9 @@ export class Connection {
   private onPacketAcked(space: PacketSpace, packet: SentPacket<Sent>): void {
     const sent = packet.payload
     if (sent.ackLargest >= 0) space.ack.onAckAcknowledged(sent.ackLargest)
-    if (sent.crypto !== undefined) {
-      for (let i = 0; i < sent.crypto.length; i += 2) space.cryptoSend.onAcked(sent.crypto[i]!, sent.crypto[i + 1]!, false)
+    const send = space.cryptoSend
+    if (sent.crypto !== undefined && send !== undefined) {
+      for (let i = 0; i < sent.crypto.length; i += 2) send.onAcked(sent.crypto[i]!, sent.crypto[i + 1]!, false)
     }
     if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onAcked(record)
     if (space.name === "application" && this.oneRtt !== undefined && !sent.zeroRtt) this.oneRtt.onPacketAcked(packet.packetNumber)
@@ -688,8 +708,9 @@ export class Connection {
 
   private onPacketLost(space: PacketSpace, packet: SentPacket<Sent>): void {
     const sent = packet.payload
-    if (sent.crypto !== undefined && !space.discarded) {
-      for (let i = 0; i < sent.crypto.length; i += 2) space.cryptoSend.onLost(sent.crypto[i]!, sent.crypto[i + 1]!, false)
+    const send = space.cryptoSend
+    if (sent.crypto !== undefined && send !== undefined) {
+      for (let i = 0; i < sent.crypto.length; i += 2) send.onLost(sent.crypto[i]!, sent.crypto[i + 1]!, false)
     }
     if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onLost(record)
     if (sent.handshakeDone) this.handshakeDoneToSend = true
@@ -714,7 +735,9 @@ export class Connection {
 
   private onCrypto(now: number, level: PacketNumberSpace, offset: number, data: Uint8Array): TransportError | undefined {
     const space = this.spaces[level]
-    const recv = space.cryptoRecv
+    // RFC 9001 §4.9: the level was discarded while this packet was processed; its data is of no use.
+    if (space === undefined) return undefined
+    const recv = (space.cryptoRecv ??= new RecvBuffer())
     // RFC 9000 §7.5: bound the CRYPTO data buffered ahead of what TLS consumed.
     if (offset + data.length > recv.readOffset + MAX_CRYPTO_BUFFER) {
       return transportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, "too much CRYPTO data buffered", FrameType.CRYPTO)
@@ -795,10 +818,13 @@ export class Connection {
   private drainTls(now: number): TransportError | undefined {
     for (let event = this.tls.pollEvent(); event !== undefined; event = this.tls.pollEvent()) {
       switch (event._tag) {
-        case "HandshakeData":
-          this.spaces[event.level].cryptoSend.write(event.data)
+        case "HandshakeData": {
+          const space = this.spaces[event.level]
+          // TLS writes nothing at a level after the handshake moved past it (RFC 9001 §4.9).
+          if (space !== undefined) (space.cryptoSend ??= new SendBuffer()).write(event.data)
           if (event.level === "initial" && this.role === "client") this.initialCrypto.push(event.data)
           break
+        }
         case "Keys": {
           const error = this.installKeys(now, event.level, event.direction, event.suite, event.secret)
           if (error !== undefined) return error
@@ -818,15 +844,24 @@ export class Connection {
           this.onHandshakeComplete(now)
           break
         case "SessionTicket":
-          this.init.onSessionTicket?.(event.ticket)
+          this.onSessionTicket?.(event.ticket)
           break
       }
     }
-    // Everything TLS had to say (tickets included) is queued: a confirmed server keeps only the outcome.
-    if (this.handshakeConfirmed && this.role === "server" && !(this.tls instanceof CompletedServerHandshake)) {
-      this.tls = new CompletedServerHandshake(this.tls as TlsServer)
-    }
+    // Everything TLS had to say (tickets included) is queued.
+    if (this.handshakeConfirmed) this.settleTls()
     return undefined
+  }
+
+  /**
+   * A confirmed connection keeps only the outcome of its TLS session (and a
+   * client what it takes to receive later tickets); call when TLS has no
+   * events queued.
+   */
+  private settleTls(): void {
+    const tls = this.tls
+    if (tls instanceof TlsServer) this.tls = new CompletedServerHandshake(tls)
+    else if (tls instanceof TlsClient && tls.complete) this.tls = new CompletedClientHandshake(tls)
   }
 
   private installKeys(
@@ -844,7 +879,8 @@ export class Connection {
       return undefined
     }
     if (level === "handshake") {
-      const space = this.spaces.handshake
+      // Handshake keys come before the Handshake space can be discarded.
+      const space = this.spaces.handshake!
       if (direction === "read") space.read = derive()
       else space.write = derive()
       if (space.read !== undefined && space.write !== undefined) this.recovery.onHandshakeKeysAvailable()
@@ -925,6 +961,7 @@ export class Connection {
     const lost = this.recovery.declareLost("application", this.zeroRttPackets, now)
     if (this.qlog !== undefined) for (const packet of lost) this.qlogPacketLost(now, "application", packet, undefined)
     for (const packet of lost) this.onPacketLost(this.spaces.application, packet)
+    this.recovery.releaseEvents()
     this.zeroRttPackets = []
     this.drainStreamEvents()
   }
@@ -958,12 +995,13 @@ export class Connection {
     this.zeroRttRead = undefined
   }
 
-  private discardSpace(name: PacketNumberSpace, now: number): void {
-    const space = this.spaces[name]
-    if (space.discarded) return
-    space.discard()
+  private discardSpace(name: "initial" | "handshake", now: number): void {
+    if (this.spaces[name] === undefined) return
+    this.spaces[name] = undefined
+    // The ClientHello kept for a Retry (RFC 9000 §17.2.5.2) is no longer needed either.
+    if (name === "initial") this.initialCrypto.length = 0
     this.recovery.discardSpace(name, now)
-    if (this.qlog !== undefined && name !== "application") {
+    if (this.qlog !== undefined) {
       this.qlog.keyDiscarded(now, `client_${name}_secret`)
       this.qlog.keyDiscarded(now, `server_${name}_secret`)
     }
@@ -972,7 +1010,7 @@ export class Connection {
   /** RFC 9000 §8.1.3: one NEW_TOKEN per connection, once the client's address is known good. */
   private maybeIssueNewToken(now: number): void {
     this.newTokenIssued = true
-    const sealer = this.init.tokenSealer
+    const sealer = this.tokenSealer
     if (sealer === undefined) return
     this.pendingNewToken = sealer.seal("new-token", this.remote, now)
   }
@@ -1008,7 +1046,7 @@ export class Connection {
 
   /** NSS key log: each 1-RTT key generation is CLIENT_/SERVER_TRAFFIC_SECRET_N. */
   private logKeyUpdate(direction: "read" | "write", trigger: "local_update" | "remote_update" = "remote_update"): void {
-    const log = this.init.keyLog
+    const log = this.keyLog
     const keys = this.oneRtt
     if (this.qlog !== undefined && keys !== undefined) this.qlogKeyUpdate(direction, trigger)
     if (log === undefined || keys === undefined) return
@@ -1066,6 +1104,7 @@ export class Connection {
       const events = this.recovery.onTimeout(now)
       if (this.qlog !== undefined) this.qlogRecovery(now, events, true)
       this.onRecoveryEvents(events)
+      this.recovery.releaseEvents()
     }
     if (this.pacingDeadline !== undefined && now >= this.pacingDeadline) this.pacingDeadline = undefined
     // The search's start wakes an idle connection once; its first probe goes out with this transmit.
@@ -1160,7 +1199,7 @@ export class Connection {
       }
     }
 
-    const probesOwed = this.spaces.initial.probes + this.spaces.handshake.probes + this.spaces.application.probes
+    const probesOwed = (this.spaces.initial?.probes ?? 0) + (this.spaces.handshake?.probes ?? 0) + this.spaces.application.probes
     const congestionBlocked = probesOwed === 0 &&
       this.recovery.bytesInFlight + limit > this.recovery.congestion.window
     // RFC 8899 §5.3: probes take their turn ahead of data, within the congestion window.
@@ -1186,17 +1225,17 @@ export class Connection {
     let sealedAny = false
     for (const name of ["initial", "handshake", "application"] as const) {
       const space = this.spaces[name]
-      if (space.discarded) continue
+      if (space === undefined) continue
       const zeroRtt = name === "application" && this.oneRtt === undefined && this.zeroRttWrite !== undefined && this.role === "client"
       const canWrite = name === "application" ? this.oneRtt !== undefined || zeroRtt : space.write !== undefined
-      if (!canWrite || !this.wantsToSend(name, now, zeroRtt, congestionBlocked)) continue
+      if (!canWrite || !this.wantsToSend(space, now, zeroRtt, congestionBlocked)) continue
       if (w.remaining < 48) break
       if (pending !== undefined) {
         this.finishPacket(now, pending, w, false)
         pending = undefined
         sealedAny = true
       }
-      const built = this.buildPacket(now, name, w, zeroRtt, congestionBlocked)
+      const built = this.buildPacket(now, space, w, zeroRtt, congestionBlocked)
       if (built === undefined) continue
       pending = built
       if (name === "initial") {
@@ -1229,10 +1268,10 @@ export class Connection {
     let pending: PendingPacket | undefined
     for (const name of ["initial", "handshake", "application"] as const) {
       const space = this.spaces[name]
-      if (space.discarded || !space.ack.wantsAck(now)) continue
+      if (space === undefined || !space.ack.wantsAck(now)) continue
       if (name === "application" ? this.oneRtt === undefined : space.write === undefined) continue
       if (pending !== undefined) this.finishPacket(now, pending, w, false)
-      pending = this.buildPacket(now, name, w, false, true)
+      pending = this.buildPacket(now, space, w, false, true)
     }
     if (pending === undefined && w.offset === 0) return undefined
     if (pending !== undefined) this.finishPacket(now, pending, w, false)
@@ -1243,7 +1282,7 @@ export class Connection {
   private transmitMtuProbe(now: number, buffer: Uint8Array, size: number): Transmit | undefined {
     if (buffer.length < size || this.oneRtt === undefined) return undefined
     const w = new BufferWriter(buffer.subarray(0, size))
-    const packet = this.startPacket(w, "application", false)
+    const packet = this.startPacket(w, this.spaces.application, false)
     w.u8(FrameType.PING)
     packet.ackEliciting = true
     packet.mtuProbe = true
@@ -1265,10 +1304,10 @@ export class Connection {
     let containsInitial = false
     for (const name of ["initial", "handshake", "application"] as const) {
       const space = this.spaces[name]
-      if (space.discarded) continue
+      if (space === undefined) continue
       if (name === "application" ? this.oneRtt === undefined : space.write === undefined) continue
       if (pending !== undefined) this.finishPacket(now, pending, w, false)
-      pending = this.startPacket(w, name, false)
+      pending = this.startPacket(w, space, false)
       // RFC 9000 §10.2.3: an application close becomes a transport APPLICATION_ERROR before 1-RTT.
       const frame: Frame = name !== "application" && this.closeFrame._tag === "ConnectionClose" && this.closeFrame.application
         ? { _tag: "ConnectionClose", application: false, errorCode: BigInt(TransportErrorCode.APPLICATION_ERROR), frameType: 0n, reason: EMPTY }
@@ -1282,8 +1321,8 @@ export class Connection {
     return { destination: this.remote, length: w.offset }
   }
 
-  private startPacket(w: BufferWriter, name: PacketNumberSpace, zeroRtt: boolean): PendingPacket {
-    const space = this.spaces[name]
+  private startPacket(w: BufferWriter, space: PacketSpace, zeroRtt: boolean): PendingPacket {
+    const name = space.name
     const pn = space.nextPacketNumber++
     const largestAcked = this.recovery.largestAcked(name)
     const pnLength = packetNumberLength(pn, largestAcked)
@@ -1300,7 +1339,7 @@ export class Connection {
     } else {
       const type = name === "application" ? "0rtt" : name
       const token = type === "initial" && this.role === "client" ? this.token : EMPTY
-      lengthOffset = writeLongHeader(w, this.version, type, dcid, this.init.localCid.cid, token, truncated, pnLength)
+      lengthOffset = writeLongHeader(w, this.version, type, dcid, this.localCid, token, truncated, pnLength)
       pnOffset = lengthOffset + LONG_HEADER_LENGTH_FIELD
       keys = zeroRtt ? this.zeroRttWrite! : space.write!
     }
@@ -1331,31 +1370,29 @@ export class Connection {
    * undefined (writing nothing) when it has nothing.
    */
   /** Whether `name` has anything for a packet now: an ACK due, CRYPTO data, application data or a probe. */
-  private wantsToSend(name: PacketNumberSpace, now: number, zeroRtt: boolean, congestionBlocked: boolean): boolean {
-    const space = this.spaces[name]
+  private wantsToSend(space: PacketSpace, now: number, zeroRtt: boolean, congestionBlocked: boolean): boolean {
     if (space.ack.wantsAck(now) || space.probes > 0) return true
     if (congestionBlocked) return false
-    if (!zeroRtt && space.cryptoSend.hasPending) return true
-    return name === "application" && this.hasApplicationData(zeroRtt)
+    if (!zeroRtt && space.cryptoSend?.hasPending === true) return true
+    return space.name === "application" && this.hasApplicationData(zeroRtt)
   }
 
   private buildPacket(
     now: number,
-    name: PacketNumberSpace,
+    space: PacketSpace,
     w: BufferWriter,
     zeroRtt: boolean,
     congestionBlocked: boolean
   ): PendingPacket | undefined {
-    if (!this.wantsToSend(name, now, zeroRtt, congestionBlocked)) return undefined
-    const space = this.spaces[name]
+    if (!this.wantsToSend(space, now, zeroRtt, congestionBlocked)) return undefined
     const wantsAck = space.ack.wantsAck(now)
-    const hasCrypto = !zeroRtt && space.cryptoSend.hasPending
-    const app = name === "application"
+    const hasCrypto = !zeroRtt && space.cryptoSend?.hasPending === true
+    const app = space.name === "application"
     const hasAppData = app && !congestionBlocked && this.hasApplicationData(zeroRtt)
     const probe = space.probes > 0
 
     const mark = w.offset
-    const packet = this.startPacket(w, name, zeroRtt)
+    const packet = this.startPacket(w, space, zeroRtt)
     // Room for the AEAD tag; what remains is the payload budget.
     const end = w.bytes.length - AEAD_TAG_LENGTH
     if (end - w.offset < 8) {
@@ -1399,7 +1436,7 @@ export class Connection {
       this.handshakeDoneToSend || this.pendingPathResponses.length > 0 || this.pathValidationPending ||
       this.localCids.pendingAnnouncements.length > 0 || this.remoteCids.pendingRetirements.length > 0 ||
       this.pendingNewToken !== undefined || this.streams.hasPendingData() || this.datagrams.hasOutgoing ||
-      this.spaces.application.cryptoSend.hasPending
+      this.spaces.application.cryptoSend?.hasPending === true
     )
   }
 
@@ -1409,6 +1446,7 @@ export class Connection {
 
   private writeCrypto(space: PacketSpace, w: BufferWriter, packet: PendingPacket): void {
     const send = space.cryptoSend
+    if (send === undefined) return
     while (send.hasPending) {
       const offset = send.nextOffset
       const header = cryptoFrameHeaderLength(offset, Math.min(send.nextLength, w.remaining))
@@ -1457,7 +1495,7 @@ export class Connection {
           sequence: issued.sequence,
           retirePriorTo: this.localCids.retirePriorToValue,
           connectionId: issued.cid,
-          resetToken: issued.resetToken
+          resetToken: this.localCids.resetTokenOf(issued)
         }
         if (frameLength(frame) > w.remaining) break
         encodeFrame(w, frame)
@@ -1632,7 +1670,7 @@ export class Connection {
         packet_number: packet.packetNumber,
         version: this.version.number.toString(16).padStart(8, "0"),
         dcid,
-        scid: toHex(this.init.localCid.cid),
+        scid: toHex(this.localCid),
         ...(type === "initial" ? { token: { raw: { length: this.role === "client" ? this.token.length : 0 } } } : {})
       }
     qlog.packetSent(now, header, frames, size, payloadLength)

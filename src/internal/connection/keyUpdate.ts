@@ -11,15 +11,18 @@ import type { QuicVersion } from "../packet/version.js"
  * when we initiate an update (or answer the peer's), our receiving keys
  * when a packet with the other key-phase bit opens under the next keys.
  * The previous receiving key is kept for three PTOs for reordered packets
- * (§6.5), and the next one is derived ahead of time so a key-phase change
- * costs no extra derivation on the hot path.
+ * (§6.5). The next receiving key is derived when first needed (§6.3 lets an
+ * endpoint generate keys as part of packet processing): for the first packet
+ * with the other key phase, or when we start an update, ahead of the peer's
+ * answer. An idle connection so holds two packet keys, not three.
  */
 export class OneRttKeys {
   readonly readHeader: HeaderKey
   readonly writeHeader: HeaderKey
   read: PacketKey
   write: PacketKey
-  nextRead: PacketKey
+  /** The next receiving key, once derived. */
+  private upcomingRead: PacketKey | undefined
   previousRead: PacketKey | undefined
   /** When to forget `previousRead` (µs). */
   previousReadDiscardAt: number | undefined
@@ -50,7 +53,11 @@ export class OneRttKeys {
     this.writeHeader = write.header
     this.read = read.packet
     this.write = write.packet
-    this.nextRead = this.next(read.packet)
+  }
+
+  /** The receiving key of the next phase, derived (once) on first use. */
+  get nextRead(): PacketKey {
+    return (this.upcomingRead ??= this.next(this.read))
   }
 
   private next(key: PacketKey): PacketKey {
@@ -75,7 +82,7 @@ export class OneRttKeys {
     this.previousRead = this.read
     this.previousReadDiscardAt = now + 3 * pto
     this.read = this.nextRead
-    this.nextRead = this.next(this.read)
+    this.upcomingRead = undefined
     this.readPhase = phase
     this.firstReadPacket = pn
     this.readGeneration++
@@ -89,9 +96,10 @@ export class OneRttKeys {
     return this.writePhase === this.readPhase && this.writePhaseAcked
   }
 
-  /** Starts a key update from our side (§6.1). */
+  /** Starts a key update from our side (§6.1); the key for the peer's answer is made now, before it arrives. */
   initiate(): void {
     this.rotateWrite()
+    this.upcomingRead ??= this.next(this.read)
   }
 
   private rotateWrite(): void {

@@ -1,7 +1,7 @@
 import type { DirectionalKeys } from "../crypto/packetKeys.js"
 import type { PacketNumberSpace } from "../recovery/lossDetection.js"
-import { RecvBuffer } from "../stream/recvBuffer.js"
-import { SendBuffer } from "../stream/sendBuffer.js"
+import type { RecvBuffer } from "../stream/recvBuffer.js"
+import type { SendBuffer } from "../stream/sendBuffer.js"
 import { AckManager } from "./ackManager.js"
 
 /**
@@ -9,16 +9,22 @@ import { AckManager } from "./ackManager.js"
  * received and must acknowledge, its CRYPTO stream in each direction
  * (RFC 9000 §19.6: one per encryption level), and its keys (Initial and
  * Handshake; 1-RTT keys live in OneRttKeys).
+ *
+ * When the keys of an Initial or Handshake space are discarded (RFC 9001
+ * §4.9) the connection drops the whole object: nothing in it is of use
+ * afterwards, and an idle connection should not carry it.
  */
 export class PacketSpace {
   readonly ack: AckManager
-  cryptoSend = new SendBuffer()
-  readonly cryptoRecv = new RecvBuffer()
+  /**
+   * The CRYPTO stream in each direction, made with its first bytes: a 1-RTT
+   * space carries only session tickets, and often nothing at all.
+   */
+  cryptoSend: SendBuffer | undefined
+  cryptoRecv: RecvBuffer | undefined
   nextPacketNumber = 0
   read: DirectionalKeys | undefined
   write: DirectionalKeys | undefined
-  /** RFC 9001 §4.9: keys and state dropped for good. */
-  discarded = false
   /** Ack-eliciting probe packets owed after a PTO (RFC 9002 §6.2.4). */
   probes = 0
 
@@ -27,14 +33,5 @@ export class PacketSpace {
     maxAckDelayMicros: number
   ) {
     this.ack = new AckManager(name !== "application", maxAckDelayMicros)
-  }
-
-  discard(): void {
-    this.discarded = true
-    this.read = undefined
-    this.write = undefined
-    this.probes = 0
-    this.cryptoSend.discard()
-    this.cryptoRecv.discard()
   }
 }

@@ -6,28 +6,31 @@ import type { CipherSuite } from "./suite.js"
 const EMPTY = new Uint8Array(0)
 
 /**
- * The AEAD key and IV of one direction at one key phase (RFC 9001 §5.1),
- * with a scratch nonce reused for every packet.
+ * Scratch shared by every key: a nonce (every QUIC AEAD takes 12 bytes,
+ * RFC 9001 §5.3) and a header-protection mask (§5.4.1: 5 bytes) are used
+ * only within the synchronous seal, open or unmask of one packet, so one of
+ * each serves all connections rather than two typed arrays per key.
  */
-export class PacketKey {
-  readonly nonce: Uint8Array
+const NONCE_SCRATCH = new Uint8Array(12)
+const MASK_SCRATCH = new Uint8Array(5)
 
+/** The AEAD key and IV of one direction at one key phase (RFC 9001 §5.1). */
+export class PacketKey {
   constructor(
     readonly suite: CipherSuite,
     readonly aead: Aead,
     readonly iv: Uint8Array,
     /** The traffic secret these keys came from; the next key phase is derived from it. */
     readonly secret: Uint8Array
-  ) {
-    this.nonce = new Uint8Array(iv.length)
-  }
+  ) {}
 
   /**
    * RFC 9001 §5.3: the nonce is the IV XORed with the packet number,
-   * left-padded to the IV length. Written into the reused {@link nonce}.
+   * left-padded to the IV length. Written into shared scratch: valid until
+   * the next call on any key.
    */
   nonceFor(packetNumber: number): Uint8Array {
-    const nonce = this.nonce
+    const nonce = NONCE_SCRATCH
     const iv = this.iv
     const n = iv.length
     nonce.set(iv)
@@ -47,7 +50,8 @@ export class PacketKey {
 
 /** The header-protection key of one direction (RFC 9001 §5.4); unchanged by key updates. */
 export class HeaderKey {
-  readonly mask = new Uint8Array(5)
+  /** Where the mask is written: shared scratch, see above. */
+  readonly mask = MASK_SCRATCH
   constructor(readonly protection: HeaderProtection) {}
 }
 

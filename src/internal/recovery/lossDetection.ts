@@ -140,9 +140,14 @@ export class LossDetection<T> {
   /** The peer's max_ack_delay in µs; the connection sets it from the peer's transport parameters. */
   maxAckDelay = kDefaultMaxAckDelay
 
-  private readonly spaces: Record<PacketNumberSpace, SpaceState<T>>
-  /** The spaces in the order RFC 9002 A.8 visits them. */
-  private readonly order: ReadonlyArray<SpaceState<T>>
+  /** Initial and Handshake become undefined once discarded (RFC 9002 §6.4), taking their state with them. */
+  private readonly spaces: {
+    initial: SpaceState<T> | undefined
+    handshake: SpaceState<T> | undefined
+    readonly application: SpaceState<T>
+  }
+  /** The spaces in the order RFC 9002 A.8 visits them, undefined once discarded. */
+  private readonly order: Array<SpaceState<T> | undefined>
   private readonly events = new Events<T>()
   private inFlight = 0
   /** RFC 9002 A.3 pto_count: consecutive PTOs without an ACK, the backoff exponent. */
@@ -196,7 +201,7 @@ export class LossDetection<T> {
 
   /** RFC 9000 §17.1: the largest acknowledged packet number, the base for packet number encoding. */
   largestAcked(space: PacketNumberSpace): number | undefined {
-    const largest = this.spaces[space].largestAcked
+    const largest = this.spaces[space]?.largestAcked ?? -1
     return largest < 0 ? undefined : largest
   }
 
@@ -206,16 +211,17 @@ export class LossDetection<T> {
   }
 
   timeOfLastAckEliciting(space: PacketNumberSpace): number | undefined {
-    return this.spaces[space].timeOfLastAckEliciting
+    return this.spaces[space]?.timeOfLastAckEliciting
   }
 
   /**
    * RFC 9002 Appendix A.5: records a sent packet (every packet, ACK-only
    * ones too, so ACKs of them are recognized). Packet numbers must increase
-   * within a space; a gap marks the numbers in it as skipped.
+   * within a space; a gap marks the numbers in it as skipped. Nothing is
+   * sent in a discarded space.
    */
   onPacketSent(space: PacketNumberSpace, packet: SentPacket<T>): void {
-    const s = this.spaces[space]
+    const s = this.spaces[space]!
     const next = s.largestSent + 1
     if (packet.packetNumber > next) {
       s.skipped.insert(next, packet.packetNumber)
@@ -242,7 +248,8 @@ export class LossDetection<T> {
    *
    * Returns PROTOCOL_VIOLATION, with no state changed, when the frame
    * acknowledges a packet number never sent (RFC 9000 §13.1), skipped ones
-   * included (§21.4).
+   * included (§21.4). In a space discarded while the packet carrying the
+   * frame was processed, there is nothing left to acknowledge.
    */
   onAckReceived(
     space: PacketNumberSpace,
@@ -252,6 +259,7 @@ export class LossDetection<T> {
     appLimited: boolean
   ): RecoveryEvents<T> | TransportError {
     const s = this.spaces[space]
+    if (s === undefined) return this.events.reset(space)
     const largest = ranges[0]!
     if (largest > s.largestSent || acknowledgesSkipped(s.skipped, ranges)) {
       return transportError(TransportErrorCode.PROTOCOL_VIOLATION, "ACK of a packet number never sent", FrameType.ACK)
@@ -337,6 +345,15 @@ export class LossDetection<T> {
   }
 
   /**
+   * Empties the events record once the caller has acted on it, so that it
+   * holds no packets (with what they carried) until the next call: an idle
+   * connection keeps nothing of its last acknowledgement.
+   */
+  releaseEvents(): void {
+    this.events.reset(this.events.space)
+  }
+
+  /**
    * Gives up on packets the peer cannot have processed, such as 0-RTT
    * packets once the server rejected 0-RTT (RFC 9001 §4.6.2): they leave
    * bytes in flight and come back for retransmission, without a congestion
@@ -350,8 +367,9 @@ export class LossDetection<T> {
     now: number
   ): ReadonlyArray<SentPacket<T>> {
     const s = this.spaces[space]
-    const sent = s.sent
     const lost = this.events.reset(space).lost
+    if (s === undefined) return lost
+    const sent = s.sent
     let at = sent.start
     for (let i = 0; i < packetNumbers.length; i++) {
       const packetNumber = packetNumbers[i]!
@@ -369,11 +387,28 @@ export class LossDetection<T> {
 
   /**
    * RFC 9002 §6.4 (Appendix A.11): the keys of `space` were discarded. Its
-   * packets leave bytes in flight without being declared lost, and its timers
-   * stop.
+   * packets leave bytes in flight without being declared lost, its timers
+   * stop, and its state goes for good.
    */
-  discardSpace(space: PacketNumberSpace, now: number): void {
+  discardSpace(space: "initial" | "handshake", now: number): void {
     const s = this.spaces[space]
+    if (s === undefined) return
+    this.spaces[space] = undefined
+    this.order[this.order.indexOf(s)] = undefined
+    this.forget(s, now)
+  }
+
+  /**
+   * RFC 9002 §6.3: a Retry resets loss recovery; the Initial packets sent so
+   * far are neither acknowledged nor lost, and the space carries on.
+   */
+  onRetry(now: number): void {
+    const initial = this.spaces.initial
+    if (initial !== undefined) this.forget(initial, now)
+  }
+
+  /** Takes the packets of `s` out of flight, neither acknowledged nor lost, and stops its timers. */
+  private forget(s: SpaceState<T>, now: number): void {
     const sent = s.sent
     for (let at = sent.start; at < sent.end; at++) {
       const packet = sent.at(at)
@@ -540,8 +575,8 @@ export class LossDetection<T> {
     let earliest: SpaceState<T> | undefined
     let time = Number.POSITIVE_INFINITY
     for (let i = 0; i < this.order.length; i++) {
-      const s = this.order[i]!
-      if (s.lossTime !== undefined && s.lossTime < time) {
+      const s = this.order[i]
+      if (s !== undefined && s.lossTime !== undefined && s.lossTime < time) {
         earliest = s
         time = s.lossTime
       }
@@ -566,8 +601,8 @@ export class LossDetection<T> {
     }
     let earliest: number | undefined
     for (let i = 0; i < this.order.length; i++) {
-      const s = this.order[i]!
-      if (s.ackElicitingInFlight === 0 || s.timeOfLastAckEliciting === undefined) continue
+      const s = this.order[i]
+      if (s === undefined || s.ackElicitingInFlight === 0 || s.timeOfLastAckEliciting === undefined) continue
       if (s.name === "application") {
         // RFC 9002 §6.2.1: no application data PTO before the handshake is
         // confirmed; the peer may lack the keys to acknowledge it.
@@ -585,8 +620,9 @@ export class LossDetection<T> {
   }
 
   private anyAckElicitingInFlight(): boolean {
-    const { initial, handshake, application } = this.spaces
-    return initial.ackElicitingInFlight + handshake.ackElicitingInFlight + application.ackElicitingInFlight > 0
+    const order = this.order
+    for (let i = 0; i < order.length; i++) if ((order[i]?.ackElicitingInFlight ?? 0) > 0) return true
+    return false
   }
 
   private removeFromFlight(s: SpaceState<T>, packet: SentPacket<T>): void {

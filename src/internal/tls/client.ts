@@ -1,8 +1,6 @@
 import { bytesEqual } from "../codec/bytes.js"
 import type { KeyShare, NamedGroup, PublicKeyInfo } from "../crypto/backend.js"
 import type { CipherSuite } from "../crypto/suite.js"
-import { transportError, TransportErrorCode } from "../errors.js"
-import { FrameType } from "../frame/types.js"
 import { decodeError, illegalParameter, isTlsAlert, missingExtension, type TlsAlert, tlsAlert } from "./alert.js"
 import { verifiedPeer } from "./certificates.js"
 import {
@@ -19,7 +17,6 @@ import {
   decodeCookie,
   decodeKeyShareHelloRetry,
   decodeKeyShareServer,
-  decodeMaxEarlyData,
   decodeSelectedPsk,
   decodeSupportedVersionsServer,
   decodeU16List,
@@ -33,14 +30,13 @@ import {
   encodeSupportedVersionsClient,
   encodeU16List
 } from "./extensions.js"
-import { KeySchedule, resumptionPsk } from "./keySchedule.js"
+import { KeySchedule } from "./keySchedule.js"
 import {
   type CertificateRequest,
   decodeCertificate,
   decodeCertificateRequest,
   decodeCertificateVerify,
   decodeEncryptedExtensions,
-  decodeNewSessionTicket,
   decodeServerHello,
   encodeCertificate,
   encodeCertificateVerify,
@@ -68,7 +64,8 @@ import {
   handshakeSignatureAlgorithm,
   signerFor
 } from "./signatureSchemes.js"
-import { MAX_TICKET_LIFETIME_SECONDS, type SessionTicket } from "./ticket.js"
+import type { SessionTicket } from "./ticket.js"
+import { SessionTicketReceiver } from "./ticketReceiver.js"
 import { Transcript } from "./transcript.js"
 
 export interface TlsClientConfig extends TlsCommonConfig {
@@ -115,10 +112,16 @@ export class TlsClient extends TlsSession {
   private certificateRequest: CertificateRequest | undefined
   private serverKey: PublicKeyInfo | undefined
   private serverTransportParameters: Uint8Array | undefined
-  private resumptionSecret: Uint8Array | undefined
+  /** Once connected: what turns the server's NewSessionTickets into tickets. */
+  private tickets: SessionTicketReceiver | undefined
 
   constructor(readonly config: TlsClientConfig) {
     super(config)
+  }
+
+  /** Once connected: what turns the server's NewSessionTickets into tickets. */
+  get ticketReceiver(): SessionTicketReceiver | undefined {
+    return this.tickets
   }
 
   /** Produces the ClientHello (and the 0-RTT keys when a session allows early data). */
@@ -442,7 +445,14 @@ export class TlsClient extends TlsSession {
     this.transcript.add(finished)
     this.send("handshake", finished)
     this.keys("application", "write", suite, application.client)
-    this.resumptionSecret = schedule.resumptionMasterSecret(this.transcript.hash(backend, suite.hash))
+    this.tickets = new SessionTicketReceiver(
+      backend,
+      this.config.serverName,
+      suite,
+      this.alpn!,
+      schedule.resumptionMasterSecret(this.transcript.hash(backend, suite.hash)),
+      this.serverTransportParameters!
+    )
     this.state = "connected"
     this.complete = true
     this.emit({ _tag: "HandshakeComplete" })
@@ -470,36 +480,10 @@ export class TlsClient extends TlsSession {
   }
 
   private onNewSessionTicket(message: HandshakeMessage, unixMillis: number): TlsFailure | undefined {
-    const nst = decodeNewSessionTicket(message.body)
-    if (isTlsAlert(nst)) return nst
-    const earlyData = findExtension(nst.extensions, ExtensionType.early_data)
-    let maxEarlyData = 0
-    if (earlyData !== undefined) {
-      const size = decodeMaxEarlyData(earlyData)
-      if (isTlsAlert(size)) return size
-      // RFC 9001 §4.6.1: a QUIC server that allows 0-RTT sends 0xffffffff; anything else is a PROTOCOL_VIOLATION.
-      if (size !== 0xffffffff) {
-        return transportError(TransportErrorCode.PROTOCOL_VIOLATION, `max_early_data_size ${size}`, FrameType.CRYPTO)
-      }
-      maxEarlyData = size
-    }
-    if (nst.lifetime === 0) return undefined
-    const suite = this.suite!
-    this.emit({
-      _tag: "SessionTicket",
-      ticket: {
-        serverName: this.config.serverName,
-        ticket: nst.ticket.slice(),
-        suite,
-        psk: resumptionPsk(this.config.backend, suite.hash, this.resumptionSecret!, nst.nonce),
-        ageAdd: nst.ageAdd,
-        receivedAt: unixMillis,
-        lifetime: Math.min(nst.lifetime, MAX_TICKET_LIFETIME_SECONDS),
-        maxEarlyData,
-        alpn: this.alpn!,
-        transportParameters: this.serverTransportParameters!
-      }
-    })
+    const ticket = this.tickets!.receive(message.body, unixMillis)
+    if (ticket === undefined || "_tag" in ticket) return ticket
+    this.emit({ _tag: "SessionTicket", ticket })
     return undefined
   }
+
 }

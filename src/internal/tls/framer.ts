@@ -7,8 +7,10 @@ import type { HandshakeMessage } from "./messages.js"
  * out of it, refusing any message larger than `maxMessageSize` so that a
  * peer cannot make us buffer without bound.
  */
+const EMPTY = new Uint8Array(0)
+
 export class HandshakeFramer {
-  private buffer = new Uint8Array(0)
+  private buffer = EMPTY
 
   constructor(private readonly maxMessageSize: number) {}
 
@@ -35,7 +37,8 @@ export class HandshakeFramer {
     if (length > this.maxMessageSize) return decodeError(`handshake message of ${length} bytes`)
     if (b.length < 4 + length) return undefined
     const raw = b.subarray(0, 4 + length)
-    this.buffer = b.subarray(4 + length)
+    // An empty view would still hold the bytes just framed: drop them once consumed.
+    this.buffer = b.length === 4 + length ? EMPTY : b.subarray(4 + length)
     return { type: b[0]!, body: raw.subarray(4), raw }
   }
 }

@@ -114,6 +114,11 @@ export abstract class TlsSession {
     return this.failure
   }
 
+  /** The message framer of `level`, for what takes over once the handshake is done. */
+  framerOf(level: CryptoLevel): HandshakeFramer {
+    return this.framers[level]
+  }
+
   /**
    * Feeds handshake bytes received in CRYPTO frames at `level`, in order.
    * Returns the failure that ends the handshake, if any; after a failure every
