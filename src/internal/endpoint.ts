@@ -14,7 +14,7 @@ import { isPacketDropped } from "./packet/dropped.js"
 import { openPacket, readTruncatedPacketNumber, removeHeaderProtection } from "./packet/protection.js"
 import { splitDatagram } from "./packet/coalesce.js"
 import { MAX_CONNECTION_ID_LENGTH } from "./frame/types.js"
-import { encodeVersionNegotiation, type LongHeader, parsePacketHeader } from "./packet/header.js"
+import { encodeVersionNegotiation, type LongHeader, type PacketHeader, parsePacketHeader } from "./packet/header.js"
 import { encodeRetry } from "./packet/retry.js"
 import { QUIC_V1, supportedVersions, versionByNumber } from "./packet/version.js"
 import { type Random, secureRandom, seededRandom } from "./random.js"
@@ -100,6 +100,8 @@ export class QuicEndpoint {
    */
   private readonly clientDcidOf = new Map<number, string>()
   private readonly events: Array<QuicEvent> = []
+  /** The packet list of a short-header datagram, reused: it holds only that one packet. */
+  private readonly onePacket: Array<PacketHeader> = []
   private readonly sendQueue: Array<OutgoingPacket> = []
   private readonly random: Random
   private readonly resetKey: Uint8Array
@@ -200,7 +202,11 @@ export class QuicEndpoint {
       const connection = this.connections.get(handle)!
       // RFC 9000 §12.2: a short-header packet runs to the end of its datagram,
       // so nothing can follow it; only long headers need the datagram split.
-      const packets = first.form === "short" ? [first] : splitDatagram(bytes, this.config.connectionIdLength).packets
+      let packets: ReadonlyArray<PacketHeader>
+      if (first.form === "short") {
+        this.onePacket[0] = first
+        packets = this.onePacket
+      } else packets = splitDatagram(bytes, this.config.connectionIdLength).packets
       connection.handleDatagram(now, peer, bytes, packets)
       this.afterConnectionCall(connection)
       return

@@ -672,14 +672,18 @@ export class Connection {
     if (isTransportError(result)) return result
     if (this.qlog !== undefined) this.qlogRecovery(now, result, false)
     this.onRecoveryEvents(result)
-    this.recovery.releaseEvents()
     return undefined
   }
 
+  /** Acts on what loss recovery reported, then lets its events record go (an idle connection keeps none of it). */
   private onRecoveryEvents(events: RecoveryEvents<Sent>): void {
     const space = this.spaces[events.space]
     // A space discarded while its packet was processed has no packets left to report.
-    if (space === undefined) return
+    if (space !== undefined) this.applyRecoveryEvents(space, events)
+    this.recovery.releaseEvents()
+  }
+
+  private applyRecoveryEvents(space: PacketSpace, events: RecoveryEvents<Sent>): void {
     for (const packet of events.acked) this.onPacketAcked(space, packet)
     for (const packet of events.lost) this.onPacketLost(space, packet)
     for (const probe of events.lostPmtuProbes) this.mtud.onProbeLost(probe.packetNumber)
@@ -1104,7 +1108,6 @@ export class Connection {
       const events = this.recovery.onTimeout(now)
       if (this.qlog !== undefined) this.qlogRecovery(now, events, true)
       this.onRecoveryEvents(events)
-      this.recovery.releaseEvents()
     }
     if (this.pacingDeadline !== undefined && now >= this.pacingDeadline) this.pacingDeadline = undefined
     // The search's start wakes an idle connection once; its first probe goes out with this transmit.

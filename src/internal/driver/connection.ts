@@ -25,13 +25,14 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
       (stream) => stream.close
     )
 
-  const accept = (queue: () => Queue.Queue<number | End>): Effect.Effect<QuicStream, ConnectionClosedError> =>
+  /** The next item of a connection queue (made at first use); fails once the connection closed and the queue is empty. */
+  const takeOrClosed = <A>(queue: () => Queue.Queue<A | End>): Effect.Effect<A, ConnectionClosedError> =>
     Effect.suspend(() => takeUntilEnd(queue())).pipe(
-      Effect.flatMap(Option.match({
-        onNone: () => Effect.fail(closedError(c)),
-        onSome: (id) => Effect.succeed(makeQuicStream(driver, c, id, false))
-      }))
+      Effect.flatMap(Option.match({ onNone: () => Effect.fail(closedError(c)), onSome: Effect.succeed }))
     )
+
+  const accept = (queue: () => Queue.Queue<number | End>): Effect.Effect<QuicStream, ConnectionClosedError> =>
+    Effect.map(takeOrClosed(queue), (id) => makeQuicStream(driver, c, id, false))
 
   const sendDatagram = (data: Uint8Array, options?: { readonly dropOldWhenFull?: boolean }) =>
     Effect.suspend(function loop(): Effect.Effect<void, DatagramError | ConnectionClosedError> {
@@ -52,15 +53,11 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
       }
     })
 
-  const incomingOf = (queue: Queue.Queue<number | End>): Stream.Stream<QuicStream, ConnectionClosedError> =>
-    Stream.repeatEffectOption(
-      takeUntilEnd(queue).pipe(
-        Effect.flatMap(Option.match({
-          onNone: () => Effect.fail(Option.none()),
-          onSome: (id) => Effect.succeed(makeQuicStream(driver, c, id, false))
-        }))
-      )
-    )
+  /** Repeats `take` until it fails, which ends the Stream (the connection closed). */
+  const untilClosed = <A>(take: Effect.Effect<A, ConnectionClosedError>): Stream.Stream<A> =>
+    Stream.repeatEffectOption(Effect.mapError(take, () => Option.none()))
+
+  const receiveDatagram = takeOrClosed(() => c.datagrams)
 
   return {
     id: handle,
@@ -76,19 +73,13 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
     // The Streams are built when first asked for: a Stream pipeline costs far
     // more to build than most connections would ever use.
     get incomingStreams() {
-      return Stream.merge(incomingOf(c.incomingBidi), incomingOf(c.incomingUni))
+      return Stream.merge(untilClosed(accept(() => c.incomingBidi)), untilClosed(accept(() => c.incomingUni)))
     },
     sendDatagram,
     get datagrams() {
-      return Stream.repeatEffectOption(
-        Effect.suspend(() => takeUntilEnd(c.datagrams)).pipe(
-          Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed }))
-        )
-      )
+      return untilClosed(receiveDatagram)
     },
-    receiveDatagram: Effect.suspend(() => takeUntilEnd(c.datagrams)).pipe(
-      Effect.flatMap(Option.match({ onNone: () => Effect.fail(closedError(c)), onSome: Effect.succeed }))
-    ),
+    receiveDatagram,
     maxDatagramSize: Effect.sync(() => {
       const size = driver.endpoint.maxDatagramSize(handle)
       return typeof size === "number" ? size : 0

@@ -7,6 +7,24 @@ import type { TlsServer } from "./server.js"
 import type { CryptoLevel, TlsEvent, TlsFailure } from "./session.js"
 import type { SessionTicketReceiver } from "./ticketReceiver.js"
 
+/** What a finished TLS handshake leaves, on either side: the negotiated facts. */
+abstract class NegotiatedHandshake {
+  readonly complete = true
+  readonly alpn: string | undefined
+  readonly suite: CipherSuite | undefined
+  readonly peerCertificates: ReadonlyArray<Uint8Array>
+  readonly resumed: boolean
+  readonly clientRandomBytes: Uint8Array
+
+  constructor(session: TlsClient | TlsServer) {
+    this.alpn = session.alpn
+    this.suite = session.suite
+    this.peerCertificates = session.peerCertificates
+    this.resumed = session.resumed
+    this.clientRandomBytes = session.clientRandomBytes
+  }
+}
+
 /**
  * What a server connection keeps of its TLS session once the handshake is
  * confirmed and its tickets are sent: the negotiated facts, and nothing of
@@ -15,22 +33,12 @@ import type { SessionTicketReceiver } from "./ticketReceiver.js"
  * §6: no KeyUpdate; no post-handshake authentication is requested), so any
  * further handshake bytes are an unexpected message.
  */
-export class CompletedServerHandshake {
-  readonly complete = true
-  readonly alpn: string | undefined
-  readonly suite: CipherSuite | undefined
-  readonly peerCertificates: ReadonlyArray<Uint8Array>
-  readonly resumed: boolean
+export class CompletedServerHandshake extends NegotiatedHandshake {
   readonly earlyDataAccepted: boolean
-  readonly clientRandomBytes: Uint8Array
 
   constructor(server: TlsServer) {
-    this.alpn = server.alpn
-    this.suite = server.suite
-    this.peerCertificates = server.peerCertificates
-    this.resumed = server.resumed
+    super(server)
     this.earlyDataAccepted = server.earlyDataAccepted
-    this.clientRandomBytes = server.clientRandomBytes
   }
 
   pollEvent(): TlsEvent | undefined {
@@ -49,13 +57,7 @@ export class CompletedServerHandshake {
  * time). The transcript, key schedule, key share and handshake buffers go.
  * A message half-received at the application level carries over.
  */
-export class CompletedClientHandshake {
-  readonly complete = true
-  readonly alpn: string | undefined
-  readonly suite: CipherSuite | undefined
-  readonly peerCertificates: ReadonlyArray<Uint8Array>
-  readonly resumed: boolean
-  readonly clientRandomBytes: Uint8Array
+export class CompletedClientHandshake extends NegotiatedHandshake {
   private readonly framer: HandshakeFramer
   private readonly tickets: SessionTicketReceiver
   private readonly events: Array<TlsEvent> = []
@@ -63,11 +65,7 @@ export class CompletedClientHandshake {
 
   /** `client` must be connected (its handshake complete). */
   constructor(client: TlsClient) {
-    this.alpn = client.alpn
-    this.suite = client.suite
-    this.peerCertificates = client.peerCertificates
-    this.resumed = client.resumed
-    this.clientRandomBytes = client.clientRandomBytes
+    super(client)
     this.framer = client.framerOf("application")
     this.tickets = client.ticketReceiver!
   }
