@@ -34,7 +34,7 @@ export interface ServerOptions extends TransportFlags {
 const SELF_SIGNED_NAMES = ["localhost", "127.0.0.1", "::1"]
 
 /** Reads the header, discards the upload, answers with the pattern. */
-const serveRequest = (stream: QuicStream): Effect.Effect<void, unknown> =>
+export const serveRequest = (stream: QuicStream): Effect.Effect<void, unknown> =>
   Effect.gen(function*() {
     const header = new Uint8Array(REQUEST_HEADER_LENGTH)
     let headerBytes = 0
