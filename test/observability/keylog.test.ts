@@ -34,7 +34,7 @@ import type { EndpointConfigInput } from "../../src/QuicConfig.js"
 import type { CloseReason } from "../../src/QuicError.js"
 import { UdpSocket } from "../../src/UdpSocket.js"
 import { clientConfig, serverConfig } from "../api/support.js"
-import * as Tshark from "../support/tshark.js"
+import * as Tshark from "../../interop/tshark.js"
 import * as QlogCheck from "./qlogCheck.js"
 
 // ---- the key log ----------------------------------------------------------------
@@ -248,7 +248,7 @@ describe.skipIf(Tshark.tsharkPath === undefined)(
         const qlogDir = path.join(dir, "qlog")
         fs.writeFileSync(keyLogFile, "")
         const { port, closes } = yield* echoServer(serverConfig({}, observability(keyLogFile, qlogDir)))
-        const recording = yield* Tshark.capture({ port, file: path.join(dir, "capture.pcapng") })
+        const recording = yield* Tshark.capture({ ports: [port], file: path.join(dir, "capture.pcapng") })
 
         // One connection per cipher suite, each from its own client endpoint (so its own UDP port).
         // The endpoints stay open until the test ends: a connection's qlog trace ends when it is reaped.
@@ -375,7 +375,7 @@ describe.skipIf(Tshark.tsharkPath === undefined)(
         const qlogDir = path.join(dir, "qlog")
         fs.writeFileSync(keyLogFile, "")
         const { port, closes } = yield* echoServer(serverConfig({ earlyData: true }, observability(keyLogFile, qlogDir)))
-        const recording = yield* Tshark.capture({ port, file: path.join(dir, "capture.pcapng") })
+        const recording = yield* Tshark.capture({ ports: [port], file: path.join(dir, "capture.pcapng") })
 
         const { endpoint: client } = yield* endpointOn(clientConfig({ earlyData: true }, observability(keyLogFile, qlogDir)))
         // A full handshake; the ticket arrives with the handshake's last flight, before the echo.

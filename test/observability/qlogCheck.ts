@@ -19,7 +19,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { expect } from "vitest"
-import * as Tshark from "../support/tshark.js"
+import * as Tshark from "../../interop/tshark.js"
 
 // ---- reading the files ---------------------------------------------------------
 
@@ -182,7 +182,6 @@ export type FrameView = Readonly<Record<string, string | number | boolean>>
 export interface WirePacket extends Tshark.QuicPacket {
   /** tshark's own connection tracking (by connection IDs). */
   readonly connection: number
-  readonly dcid: string
   /** The whole QUIC packet as tshark delimited it in the datagram. */
   readonly length: number | undefined
   readonly frames: ReadonlyArray<FrameView>
@@ -330,7 +329,7 @@ export const decode = (options: { readonly file: string; readonly port: number; 
       "-Y", `udp.port==${options.port}`,
       "-T", "json",
       "--no-duplicate-keys",
-      "-J", "frame udp quic"
+      "-J", "frame ip ipv6 udp quic"
     ]
     const stdout = yield* Effect.async<string, Tshark.TsharkError>((resume) => {
       const child = spawn(Tshark.tsharkPath!, args, { stdio: ["ignore", "pipe", "pipe"] })
@@ -366,10 +365,8 @@ export const decode = (options: { readonly file: string; readonly port: number; 
           const n = num(obj(value)?.["quic.connection.number"])
           if (n !== undefined) connection = n
         }
-        const short = obj(all(q["quic.short"])[0])
         extra.push({
           connection,
-          dcid: hex(q["quic.dcid"]) ?? hex(short?.["quic.dcid"]) ?? "",
           length: num(q["quic.packet_length"]),
           frames: all(q["quic.frame"]).flatMap((f) => {
             const frame = obj(f)
@@ -416,7 +413,7 @@ export const pair = (traces: ReadonlyArray<Trace>, packets: ReadonlyArray<WirePa
     const of = packets.filter((p) => p.connection === n)
     const firstInitial = of.find((p) => p.dstPort === serverPort && p.type === "initial")
     expect(firstInitial, `tshark connection ${n} starts with a client Initial`).toBeDefined()
-    const odcid = firstInitial!.dcid
+    const odcid = firstInitial!.dcid ?? ""
     const client = traces.find((t) => t.odcid === odcid && t.side === "client")
     const server = traces.find((t) => t.odcid === odcid && t.side === "server")
     expect(client, `a client trace for ${odcid}`).toBeDefined()

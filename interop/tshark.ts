@@ -1,11 +1,11 @@
 /**
- * tshark as an independent QUIC decoder for tests: capture real UDP traffic on
- * the loopback interface, then let Wireshark's own QUIC dissector decrypt it
- * with a key-log file. Nothing here uses our codec, so a packet tshark
- * decrypts proves the key-log line that unlocked it.
+ * tshark as an independent QUIC decoder for tests and the interop runner:
+ * capture real UDP traffic on the loopback interface, then let Wireshark's
+ * own QUIC dissector decrypt it with a key-log file. Nothing here uses our
+ * codec, so a packet tshark decrypts proves the key-log line that unlocked it.
  *
  * - `tsharkPath`: `$TSHARK` or `tshark` on PATH; `undefined` when neither runs.
- * - `capture({ port, file })`: scoped; starts `tshark -i lo -f "udp port N ..." -w file`
+ * - `capture({ ports, file })`: scoped; starts `tshark -i lo -f "udp port N ..." -w file`
  *   and returns once a canary datagram shows up in the file, i.e. once the
  *   capture is really running. `stop` sends another canary, waits for it (all
  *   earlier packets are then on disk), sends SIGINT and waits for exit; the
@@ -59,8 +59,8 @@ export interface Capture {
 }
 
 export interface CaptureOptions {
-  /** Every UDP datagram to or from this port is captured. */
-  readonly port: number
+  /** Every UDP datagram to or from these ports is captured. */
+  readonly ports: ReadonlyArray<number>
   /** The pcapng file to write. */
   readonly file: string
   readonly interface?: string
@@ -123,7 +123,7 @@ export const capture = (options: CaptureOptions): Effect.Effect<Capture, TsharkE
       Effect.sync(() => {
         const child = spawn(tshark, [
           "-i", options.interface ?? "lo",
-          "-f", `udp port ${options.port} or udp port ${canaryPort}`,
+          "-f", [...options.ports, canaryPort].map((port) => `udp port ${port}`).join(" or "),
           "-w", options.file,
           "-a", `duration:${Math.ceil(Duration.toSeconds(Duration.decode(options.maxDuration ?? "5 minutes")))}`,
           "-q"
@@ -194,8 +194,19 @@ export type PacketType = "initial" | "0rtt" | "handshake" | "retry" | "1rtt" | "
 export interface QuicPacket {
   /** The capture's frame number (one UDP datagram). */
   readonly frame: number
+  /** Seconds since the capture's first frame. */
+  readonly time: number
+  readonly srcAddress: string
+  readonly dstAddress: string
   readonly srcPort: number
   readonly dstPort: number
+  /** The UDP payload length of the datagram that carried this packet (shared by coalesced packets). */
+  readonly datagramBytes: number
+  /** Connection IDs in lower-case hex; long headers carry both, short headers the destination. */
+  readonly dcid?: string
+  readonly scid?: string
+  /** Initial packets: the length of the token. */
+  readonly tokenLength?: number
   readonly header: "long" | "short"
   readonly type: PacketType
   /** Long headers only. */
@@ -213,6 +224,12 @@ export interface QuicPacket {
   readonly clientRandom?: string
   /** The cipher suite of the TLS ServerHello this packet carries (e.g. 0x1301). */
   readonly cipherSuite?: number
+  /** The TLS handshake message types this packet carries (1 ClientHello, 11 Certificate, …). */
+  readonly tlsMessages: ReadonlyArray<number>
+  /** initial_max_streams_bidi of the transport parameters this packet carries. */
+  readonly maxStreamsBidi?: number
+  /** The error codes of the CONNECTION_CLOSE frames this packet carries. */
+  readonly closeCodes: ReadonlyArray<number>
 }
 
 export interface DecodeOptions {
@@ -255,7 +272,20 @@ const field = (packet: JsonObject, key: string): string | undefined => {
 const longTypes: Record<string, PacketType> = { "0": "initial", "1": "0rtt", "2": "handshake", "3": "retry" }
 const longTypesV2: Record<string, PacketType> = { "1": "initial", "2": "0rtt", "3": "handshake", "0": "retry" }
 
-const parsePacket = (frame: number, srcPort: number, dstPort: number, q: JsonObject): QuicPacket => {
+/** Where a packet's datagram came from and went, as the frame, IP and UDP layers say. */
+interface DatagramInfo {
+  readonly frame: number
+  readonly time: number
+  readonly srcAddress: string
+  readonly dstAddress: string
+  readonly srcPort: number
+  readonly dstPort: number
+  readonly datagramBytes: number
+}
+
+const hex = (text: string | undefined): string | undefined => text?.replaceAll(":", "").toLowerCase()
+
+const parsePacket = (datagram: DatagramInfo, q: JsonObject): QuicPacket => {
   const form = field(q, "quic.header_form")
   const header = form === "0" ? "short" : "long"
   const versionText = field(q, "quic.version")
@@ -290,10 +320,17 @@ const parsePacket = (frame: number, srcPort: number, dstPort: number, q: JsonObj
   const decrypted = type === "version-negotiation" || type === "retry"
     ? true
     : pn !== undefined && frameTypes.length > 0 && failure === undefined && !hasRemaining
+  const dcid = hex(field(q, "quic.dcid"))
+  const scid = hex(field(q, "quic.scid"))
+  const tokenLength = field(q, "quic.token_length")
+  const maxStreamsBidi = str(findAll(q, "tls.quic.parameter.initial_max_streams_bidi")[0])
+  const closeCodes = [...findAll(q, "quic.cc.error_code"), ...findAll(q, "quic.cc.error_code.app")]
+    .flatMap((code) => typeof code === "string" ? [Number(code)] : [])
   return {
-    frame,
-    srcPort,
-    dstPort,
+    ...datagram,
+    ...(dcid !== undefined ? { dcid } : {}),
+    ...(scid !== undefined ? { scid } : {}),
+    ...(tokenLength !== undefined ? { tokenLength: Number(tokenLength) } : {}),
     header,
     type,
     ...(version !== undefined ? { version } : {}),
@@ -303,7 +340,13 @@ const parsePacket = (frame: number, srcPort: number, dstPort: number, q: JsonObj
     ...(failure !== undefined ? { failure } : hasRemaining && !decrypted ? { failure: "payload left encrypted" } : {}),
     frameTypes,
     ...(random !== undefined ? { clientRandom: random.replaceAll(":", "").toLowerCase() } : {}),
-    ...(suite !== undefined ? { cipherSuite: Number(suite) } : {})
+    ...(suite !== undefined ? { cipherSuite: Number(suite) } : {}),
+    tlsMessages: tlsMessages.flatMap((h) => {
+      const t = str(all(h["tls.handshake.type"])[0])
+      return t === undefined ? [] : [Number(t)]
+    }),
+    ...(maxStreamsBidi !== undefined ? { maxStreamsBidi: Number(maxStreamsBidi) } : {}),
+    closeCodes
   }
 }
 
@@ -316,11 +359,20 @@ export const parseDecode = (text: string): ReadonlyArray<QuicPacket> => {
     const layers = isObject(source) ? source["layers"] : undefined
     if (!isObject(layers)) continue
     const frameLayer = all(layers["frame"]).find(isObject)
+    const ip = all(layers["ip"]).find(isObject)
+    const ipv6 = all(layers["ipv6"]).find(isObject)
     const udp = all(layers["udp"]).find(isObject)
-    const frame = Number(str(frameLayer?.["frame.number"]) ?? -1)
-    const srcPort = Number(str(udp?.["udp.srcport"]) ?? -1)
-    const dstPort = Number(str(udp?.["udp.dstport"]) ?? -1)
-    for (const q of all(layers["quic"])) if (isObject(q)) out.push(parsePacket(frame, srcPort, dstPort, q))
+    const datagram: DatagramInfo = {
+      frame: Number(str(frameLayer?.["frame.number"]) ?? -1),
+      time: Number(str(frameLayer?.["frame.time_relative"]) ?? 0),
+      srcAddress: str(ip?.["ip.src"]) ?? str(ipv6?.["ipv6.src"]) ?? "",
+      dstAddress: str(ip?.["ip.dst"]) ?? str(ipv6?.["ipv6.dst"]) ?? "",
+      srcPort: Number(str(udp?.["udp.srcport"]) ?? -1),
+      dstPort: Number(str(udp?.["udp.dstport"]) ?? -1),
+      // The UDP length field counts its own 8-byte header.
+      datagramBytes: Number(str(udp?.["udp.length"]) ?? 8) - 8
+    }
+    for (const q of all(layers["quic"])) if (isObject(q)) out.push(parsePacket(datagram, q))
   }
   return out
 }
@@ -338,7 +390,7 @@ export const decode = (options: DecodeOptions): Effect.Effect<ReadonlyArray<Quic
       "-Y", `udp.port==${options.port}`,
       "-T", "json",
       "--no-duplicate-keys",
-      "-J", "frame udp quic"
+      "-J", "frame ip ipv6 udp quic"
     ]
     const timeout = Duration.toMillis(Duration.decode(options.timeout ?? "60 seconds"))
     const stdout = yield* Effect.async<string, TsharkError>((resume) => {
@@ -383,6 +435,9 @@ export const FrameType = {
   STREAM: [0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f],
   CONNECTION_CLOSE: [0x1c, 0x1d],
   HANDSHAKE_DONE: [0x1e],
+  PATH_CHALLENGE: [0x1a],
+  PATH_RESPONSE: [0x1b],
+  MAX_STREAMS: [0x12, 0x13],
   DATAGRAM: [0x30, 0x31]
 } as const
 
