@@ -423,6 +423,32 @@ export const decode = (options: DecodeOptions): Effect.Effect<ReadonlyArray<Quic
     })
   })
 
+/**
+ * Copies the datagrams to or from `port` into a file of their own. A relay's
+ * two legs carry the same QUIC packets; decoded in one file, tshark's QUIC
+ * dissector takes the second copy of each for a duplicate of the first and
+ * leaves it undecrypted, so each leg is decoded alone.
+ */
+export const extractPort = (options: { readonly file: string; readonly port: number; readonly out: string }): Effect.Effect<string, TsharkError> =>
+  Effect.gen(function*() {
+    const tshark = yield* binary()
+    yield* Effect.async<void, TsharkError>((resume) => {
+      const child = spawn(tshark, ["-r", options.file, "-Y", `udp.port==${options.port}`, "-w", options.out], { stdio: ["ignore", "ignore", "pipe"] })
+      let err = ""
+      child.stderr.setEncoding("utf8")
+      child.stderr.on("data", (chunk: string) => {
+        err += chunk
+      })
+      child.on("error", (error) => resume(Effect.fail(new TsharkError({ message: `tshark: ${error.message}` }))))
+      child.on("close", (code, signal) =>
+        resume(code === 0 ? Effect.void : Effect.fail(new TsharkError({ message: `tshark -w exited with ${code ?? signal}: ${err.trim()}` }))))
+      return Effect.sync(() => {
+        if (!exited(child)) child.kill("SIGKILL")
+      })
+    })
+    return options.out
+  })
+
 // ---- counting ------------------------------------------------------------------
 
 /** Frame type values (RFC 9000 §19, RFC 9221), grouped as tests ask for them. */

@@ -1,0 +1,217 @@
+/**
+ * One interop case for one pair of endpoints: server, relay and client as
+ * separate processes on loopback, a tshark capture of both legs, then the
+ * checks. Everything started is stopped when the case ends, however it ends.
+ */
+import { Effect } from "effect"
+import { randomBytes } from "node:crypto"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { freePort, lastJson, type Proc, start, tail, waitExit, waitForUdpPort } from "../bench/harness.js"
+import { makeCertificates } from "./certs.js"
+import { handshakeCount, relayAgrees, type RelayRecord, runCheck, type Trace } from "./checks.js"
+import { cannotPlay, type Pair, pairName, QUIC_INTEROP, QUIC_NETEM } from "./implementations.js"
+import type { Scenario } from "./scenarios.js"
+import * as Tshark from "./tshark.js"
+
+export interface RunOptions {
+  /** The smaller file sets CI runs. */
+  readonly fast: boolean
+  /** The quic-go peer binary, when there is one. */
+  readonly quicGo: string | undefined
+  /** Seeds the relay's faults. */
+  readonly seed: number
+  /** Keep the case's folder (capture, key logs, qlogs, relay log) even when it passed. */
+  readonly keep: boolean
+}
+
+export type Status = "pass" | "fail" | "unsupported"
+
+export interface CaseResult {
+  readonly scenario: string
+  readonly pair: string
+  readonly status: Status
+  readonly reason: string
+  readonly seconds: number
+  /** The case's folder, when kept. */
+  readonly dir: string | undefined
+}
+
+/** The 127 of the endpoint contract: a case the endpoint does not play. */
+const EXIT_UNSUPPORTED = 127
+const START_TIMEOUT_MILLIS = 20_000
+
+/** A process that is stopped when the scope closes. */
+const spawned = (make: () => Proc) => Effect.acquireRelease(Effect.sync(make), (proc) => Effect.promise(() => proc.stop()))
+
+const promise = <A>(run: () => Promise<A>) =>
+  Effect.tryPromise({ try: run, catch: (error) => error instanceof Error ? error : new Error(String(error)) })
+
+const certificateDirs = new Map<number, string>()
+/** One certificate chain of each length per runner process. */
+const certificatesFor = (length: number): string => {
+  let dir = certificateDirs.get(length)
+  if (dir === undefined) {
+    dir = mkdtempSync(join(tmpdir(), `effect-quic-interop-certs${length}-`))
+    makeCertificates(dir, length)
+    certificateDirs.set(length, dir)
+  }
+  return dir
+}
+
+const readRelayLog = (file: string): ReadonlyArray<RelayRecord> =>
+  existsSync(file)
+    ? readFileSync(file, "utf8").split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((r): r is Record<string, unknown> & RelayRecord => typeof r["dir"] === "string" && typeof r["size"] === "number")
+    : []
+
+/** The files every client must end up with: distinct sizes, named by their size (what `GET /N` means to quic-go). */
+const plannedFiles = (scenario: Scenario, fast: boolean) => scenario.files(fast).map((size, i) => size + i)
+
+const firstLine = (text: string) => text.trim().split("\n").filter((l) => l.trim() !== "").pop() ?? ""
+
+class CaseOutcome {
+  constructor(readonly status: Status, readonly reason: string) {}
+}
+
+const unsupported = (reason: string) => new CaseOutcome("unsupported", reason)
+const failed = (reason: string) => new CaseOutcome("fail", reason)
+
+const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) =>
+  Effect.gen(function*() {
+    const sizes = plannedFiles(scenario, options.fast)
+    const host = scenario.ipv6 ? "::1" : "127.0.0.1"
+    const hostInUrl = scenario.ipv6 ? "[::1]" : "127.0.0.1"
+    const certs = certificatesFor(scenario.chainLength)
+    const www = join(dir, "www")
+    const downloads = join(dir, "downloads")
+    mkdirSync(www)
+    mkdirSync(downloads)
+    const expected = new Map<string, Uint8Array>()
+    for (const size of sizes) {
+      const content = pair.server === "quic-go" ? new Uint8Array(size) : randomBytes(size)
+      expected.set(String(size), content)
+      writeFileSync(join(www, String(size)), content)
+    }
+    const serverPort = yield* promise(freePort)
+    const relayPort = yield* promise(freePort)
+    const keyLogs = { server: join(dir, "server.keys"), client: join(dir, "client.keys") }
+    const relayLogFile = join(dir, "relay.log")
+    const node = process.execPath
+
+    const capture = yield* Tshark.capture({ ports: [serverPort, relayPort], file: join(dir, "capture.pcapng") })
+
+    const server = yield* spawned(() =>
+      pair.server === "effect-quic"
+        ? start("server", node, [QUIC_INTEROP, "--www", www, "--certs", certs, "--port", String(serverPort), "--listen", host], {
+          env: { ...process.env, ROLE: "server", TESTCASE: scenario.serverCase, SSLKEYLOGFILE: keyLogs.server, QLOGDIR: join(dir, "qlog-server") }
+        })
+        : start("server", options.quicGo!, [
+          "server", "--addr", `${hostInUrl}:${serverPort}`, "--cert", join(certs, "cert.pem"), "--key", join(certs, "priv.key"),
+          "--alpn", "hq-interop,perf"
+        ])
+    )
+    const serverReady = yield* promise(() =>
+      pair.server === "effect-quic" ? server.waitForLine(/listening on/, START_TIMEOUT_MILLIS).then(() => true) : waitForUdpPort(server, serverPort).then(() => true)
+    ).pipe(Effect.orElseSucceed(() => false))
+    if (!serverReady) {
+      return server.exitCode === EXIT_UNSUPPORTED
+        ? unsupported(`server: ${firstLine(server.stderr)}`)
+        : failed(`the server did not start: ${tail(server.stderr, 300)}`)
+    }
+
+    const relay = yield* spawned(() =>
+      start("relay", node, [
+        QUIC_NETEM, "--listen", `${hostInUrl}:${relayPort}`, "--server", `${hostInUrl}:${serverPort}`,
+        ...scenario.netem, "--seed", String(options.seed), "--log", relayLogFile
+      ])
+    )
+    yield* promise(() => relay.waitForLine(/listening on/, START_TIMEOUT_MILLIS))
+
+    const target = `${hostInUrl}:${relayPort}`
+    const client = yield* spawned(() =>
+      pair.client === "effect-quic"
+        ? start("client", node, [QUIC_INTEROP, "--downloads", downloads], {
+          env: {
+            ...process.env,
+            ROLE: "client",
+            TESTCASE: scenario.clientCase,
+            REQUESTS: sizes.map((size) => `https://${target}/${size}`).join(" "),
+            SSLKEYLOGFILE: keyLogs.client,
+            QLOGDIR: join(dir, "qlog-client")
+          }
+        })
+        : start("client", options.quicGo!, scenario.clientCase === "multiconnect"
+          ? ["handshakes", "--addr", target, "--count", String(sizes.length), "--insecure"]
+          : ["client", "--addr", target, "--download", String(Math.max(...sizes)), "--streams", String(sizes.length), "--parallel", "--insecure"])
+    )
+    const exit = yield* promise(() => waitExit(client, scenario.timeoutSeconds * 1000))
+    yield* promise(() => relay.stop())
+    yield* promise(() => server.stop())
+    yield* capture.stop
+
+    if (exit.code === EXIT_UNSUPPORTED) return unsupported(`client: ${firstLine(client.stderr)}`)
+    if (exit.timedOut) return failed(`the client did not finish within ${scenario.timeoutSeconds} s`)
+    if (exit.code !== 0) return failed(`the client exited with ${exit.code}: ${firstLine(client.stderr)}`)
+
+    const reasons: Array<string> = []
+    if (pair.client === "effect-quic") {
+      for (const [name, content] of expected) {
+        const path = join(downloads, name)
+        if (!existsSync(path)) reasons.push(`${name} was not downloaded`)
+        else if (!Buffer.from(readFileSync(path)).equals(Buffer.from(content))) reasons.push(`${name} differs from the served file`)
+      }
+    } else if (scenario.clientCase !== "multiconnect") {
+      const report = lastJson(client.stdout)
+      const want = Math.max(...sizes) * sizes.length
+      if (report?.["down_bytes"] !== want) reasons.push(`the quic-go client received ${String(report?.["down_bytes"])} bytes, not ${want}`)
+    }
+
+    const keyLog = join(dir, "keys.log")
+    writeFileSync(keyLog, [keyLogs.server, keyLogs.client].filter(existsSync).map((f) => readFileSync(f, "utf8")).join(""))
+    const leg = (port: number, name: string) =>
+      Tshark.extractPort({ file: capture.file, port, out: join(dir, `${name}.pcapng`) }).pipe(
+        Effect.flatMap((file) => Tshark.decode({ file, port, keyLogFile: keyLog, timeout: "5 minutes" }))
+      )
+    const trace: Trace = {
+      serverLeg: yield* leg(serverPort, "server-leg"),
+      clientLeg: yield* leg(relayPort, "client-leg"),
+      serverPort,
+      relayPort,
+      relayLog: readRelayLog(relayLogFile)
+    }
+    const handshakes = handshakeCount(trace)
+    const wanted = scenario.handshakes(sizes.length)
+    if (handshakes !== wanted) reasons.push(`${handshakes} handshakes, expected ${wanted}`)
+    reasons.push(...relayAgrees(trace))
+    for (const check of scenario.checks) reasons.push(...runCheck(check, trace))
+    return reasons.length === 0 ? new CaseOutcome("pass", "") : failed(reasons.join("; "))
+  }).pipe(Effect.scoped)
+
+/** Runs one case for one pair; never throws: every problem is a failed case with its reason. */
+export const runCase = async (scenario: Scenario, pair: Pair, options: RunOptions): Promise<CaseResult> => {
+  const started = Date.now()
+  const result = (outcome: CaseOutcome, dir: string | undefined): CaseResult => ({
+    scenario: scenario.name,
+    pair: pairName(pair),
+    status: outcome.status,
+    reason: outcome.reason,
+    seconds: (Date.now() - started) / 1000,
+    dir
+  })
+  const cannot = cannotPlay(pair, scenario.name)
+  if (cannot !== undefined) return result(unsupported(cannot), undefined)
+  if ((pair.client === "quic-go" || pair.server === "quic-go") && options.quicGo === undefined) {
+    return result(unsupported("the quic-go peer is not available (QUICGO_PEER)"), undefined)
+  }
+  const dir = mkdtempSync(join(tmpdir(), `effect-quic-interop-${scenario.name}-`))
+  const outcome = await Effect.runPromise(
+    play(scenario, pair, options, dir).pipe(
+      Effect.catchAll((error) => Effect.succeed(failed(error instanceof Error ? error.message : String((error as { message?: unknown }).message ?? error))))
+    )
+  )
+  const keep = options.keep || outcome.status === "fail"
+  if (!keep) rmSync(dir, { recursive: true, force: true })
+  return result(outcome, keep ? dir : undefined)
+}

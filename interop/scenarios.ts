@@ -1,0 +1,147 @@
+/**
+ * The interop runner's cases as this runner plays them: what each endpoint
+ * is told (TESTCASE), the network between them (quic-netem flags), the
+ * files, and what the packets must show. The default network is the
+ * runner's: 15 ms each way, 10 Mbit/s, a 25-packet queue.
+ */
+import type { CheckName } from "./checks.js"
+
+export interface Scenario {
+  readonly name: string
+  /** TESTCASE for the server and for the client (the runner hands some cases an alias). */
+  readonly serverCase: string
+  readonly clientCase: string
+  /** Sizes of the files to download, in bytes; `fast` is the smaller set CI runs. */
+  readonly files: (fast: boolean) => ReadonlyArray<number>
+  readonly netem: ReadonlyArray<string>
+  /** Certificates in the server's chain. */
+  readonly chainLength: number
+  readonly ipv6: boolean
+  /** The handshakes the packets must show (one per connection the case opens). */
+  readonly handshakes: (files: number) => number
+  readonly checks: ReadonlyArray<CheckName>
+  /** The client must be done within this many seconds. */
+  readonly timeoutSeconds: number
+}
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+const DEFAULT_LINK = ["--delay", "15", "--bandwidth", "10", "--queue", "25"]
+
+const one = () => 1
+const eachFile = (files: number) => files
+
+const scenario = (name: string, options: Partial<Scenario>): Scenario => ({
+  name,
+  serverCase: name,
+  clientCase: name,
+  files: () => [KiB],
+  netem: DEFAULT_LINK,
+  chainLength: 1,
+  ipv6: false,
+  handshakes: one,
+  checks: [],
+  timeoutSeconds: 60,
+  ...options
+})
+
+export const scenarios: ReadonlyArray<Scenario> = [
+  scenario("handshake", { checks: ["noRetry"] }),
+  scenario("transfer", {
+    files: (fast) => fast ? [256 * KiB, 512 * KiB, MiB] : [2 * MiB, 3 * MiB, 5 * MiB],
+    checks: ["flowControlGrows", "closedWithZero"]
+  }),
+  scenario("longrtt", {
+    clientCase: "handshake",
+    netem: ["--delay", "750", "--bandwidth", "10", "--queue", "25"],
+    checks: ["initialRetransmitted"],
+    timeoutSeconds: 90
+  }),
+  scenario("chacha20", { files: () => [256 * KiB], checks: ["chacha20"] }),
+  scenario("multiplexing", {
+    serverCase: "transfer",
+    clientCase: "transfer",
+    files: (fast) => Array.from({ length: fast ? 400 : 1999 }, () => 32),
+    checks: ["streamLimit"]
+  }),
+  scenario("retry", { checks: ["retry"] }),
+  scenario("resumption", { files: () => [KiB, KiB, KiB], handshakes: () => 2, checks: ["resumed"] }),
+  scenario("zerortt", { files: () => [KiB, KiB, KiB, KiB, KiB], handshakes: () => 2, checks: ["zeroRtt"] }),
+  scenario("blackhole", {
+    serverCase: "transfer",
+    clientCase: "transfer",
+    files: (fast) => [fast ? 2 * MiB : 10 * MiB],
+    // The path is black-holed for 5 s, then open for 2 s, starting open so the handshake can happen.
+    netem: [...DEFAULT_LINK, "--blackhole-open", "2000", "--blackhole-dropped", "5000"],
+    timeoutSeconds: 300
+  }),
+  scenario("keyupdate", { serverCase: "transfer", files: () => [MiB], checks: ["keyUpdate"] }),
+  scenario("amplificationlimit", {
+    serverCase: "transfer",
+    clientCase: "transfer",
+    files: () => [5 * KiB],
+    chainLength: 9,
+    netem: [...DEFAULT_LINK, "--drop-to-server", "2-7"],
+    checks: ["amplification"]
+  }),
+  scenario("handshakeloss", {
+    serverCase: "multiconnect",
+    clientCase: "multiconnect",
+    files: (fast) => Array.from({ length: fast ? 10 : 50 }, () => KiB),
+    netem: [...DEFAULT_LINK, "--loss", "30", "--loss-burst", "3"],
+    handshakes: eachFile,
+    timeoutSeconds: 600
+  }),
+  scenario("transferloss", {
+    serverCase: "transfer",
+    clientCase: "transfer",
+    files: () => [2 * MiB],
+    netem: [...DEFAULT_LINK, "--loss", "2"],
+    timeoutSeconds: 120
+  }),
+  scenario("handshakecorruption", {
+    serverCase: "multiconnect",
+    clientCase: "multiconnect",
+    files: (fast) => Array.from({ length: fast ? 10 : 50 }, () => KiB),
+    netem: [...DEFAULT_LINK, "--corrupt", "30", "--corrupt-burst", "3"],
+    handshakes: eachFile,
+    timeoutSeconds: 600
+  }),
+  scenario("transfercorruption", {
+    serverCase: "transfer",
+    clientCase: "transfer",
+    files: () => [2 * MiB],
+    netem: [...DEFAULT_LINK, "--corrupt", "2"],
+    timeoutSeconds: 120
+  }),
+  scenario("ipv6", { serverCase: "transfer", clientCase: "transfer", files: () => [MiB], ipv6: true, checks: ["ipv6"] }),
+  scenario("v2", { files: () => [256 * KiB], checks: ["v2"] }),
+  scenario("rebind-port", {
+    serverCase: "transfer",
+    clientCase: "transfer",
+    files: (fast) => [fast ? 2 * MiB : 5 * MiB],
+    netem: [...DEFAULT_LINK, "--rebind-port", "500"],
+    checks: ["pathValidated"],
+    timeoutSeconds: 120
+  }),
+  scenario("rebind-addr", {
+    serverCase: "transfer",
+    clientCase: "transfer",
+    files: (fast) => [fast ? 2 * MiB : 5 * MiB],
+    netem: [...DEFAULT_LINK, "--rebind-addr", "500"],
+    checks: ["pathValidated"],
+    timeoutSeconds: 120
+  }),
+  scenario("connectionmigration", { files: () => [MiB] }),
+  scenario("http3", { files: () => [KiB] }),
+  scenario("ecn", { files: () => [KiB] })
+]
+
+/** The subset `npm test` runs through the runner in CI. */
+export const FAST_CASES: ReadonlyArray<string> = [
+  "handshake", "transfer", "retry", "resumption", "zerortt", "chacha20", "keyupdate", "v2",
+  "transferloss", "handshakecorruption", "amplificationlimit", "rebind-port"
+]
+
+export const scenarioByName = (name: string): Scenario | undefined => scenarios.find((s) => s.name === name)
