@@ -15,10 +15,6 @@ export class Departures<A> {
   /** Sorted latest first, so the next departure pops off the end. */
   private readonly items: Array<{ readonly at: number; readonly item: A }> = []
 
-  get size(): number {
-    return this.items.length
-  }
-
   push(at: number, item: A): void {
     const items = this.items
     // Binary search for the first entry leaving no later than `at`: the new

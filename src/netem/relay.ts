@@ -96,6 +96,8 @@ class RelayCore {
   private readonly toServer
   private readonly toClient
   private readonly source: string
+  /** The `via` of datagrams whose mapping never got a socket. */
+  private readonly unbound: string
   private readonly started = performance.now()
   private readonly timers: Array<NodeJS.Timeout> = []
   private departureTimer: NodeJS.Timeout | undefined
@@ -106,6 +108,7 @@ class RelayCore {
     this.toServer = makeDirection(options.faults, options.seed, "to_server")
     this.toClient = makeDirection(options.faults, options.seed, "to_client")
     this.source = sourceAddress(options.server)
+    this.unbound = addressKey({ address: this.source, port: 0 })
     const every = (millis: number | undefined, action: () => void) => {
       if (millis !== undefined) this.timers.push(setInterval(action, millis))
     }
@@ -119,7 +122,6 @@ class RelayCore {
   }
 
   fromClient(data: Buffer, client: SocketAddress): void {
-    if (this.closed) return
     const t = this.now()
     const clientKey = addressKey(client)
     const mapping = this.mappings.get(clientKey) ?? this.createMapping(client, clientKey)
@@ -127,7 +129,6 @@ class RelayCore {
   }
 
   private fromServer(mapping: Mapping, leg: Leg, data: Buffer): void {
-    if (this.closed || mapping.leg !== leg) return
     const t = this.now()
     this.arrive({ dir: "to_client", t, size: data.length, decision: this.toClient.decide(t, data), mapping, via: leg.key })
   }
@@ -149,7 +150,7 @@ class RelayCore {
       if (leg instanceof Error) {
         // Forget the mapping so that the client's next datagram tries again.
         this.mappings.delete(clientKey)
-        for (const pending of mapping.waiting.splice(0)) this.logDropped(pending, "closed", `${this.source}:0`)
+        for (const pending of mapping.waiting.splice(0)) this.logDropped(pending, "closed", this.unbound)
         return
       }
       mapping.leg = leg
@@ -167,11 +168,10 @@ class RelayCore {
     bindLeg(this.options.server.family, address, 0, (data) => {
       if (bound !== undefined) this.fromServer(mapping, bound, data)
     }, (result) => {
-      if (result instanceof Error || !this.closed) {
-        if (!(result instanceof Error)) bound = result
-        return ready(result)
-      }
-      result.retire()
+      if (result instanceof Error) return ready(result)
+      if (this.closed) return result.retire()
+      bound = result
+      ready(result)
     })
   }
 
@@ -272,12 +272,12 @@ class RelayCore {
     if (this.departureTimer !== undefined) clearTimeout(this.departureTimer)
     const legs = [this.listen]
     for (const mapping of this.mappings.values()) {
-      const via = mapping.leg?.key ?? `${this.source}:0`
+      const via = mapping.leg?.key ?? this.unbound
       for (const pending of mapping.waiting.splice(0)) this.logDropped(pending, "closed", via)
       if (mapping.leg !== undefined) legs.push(mapping.leg)
     }
     for (const pending of this.departures.drain()) {
-      this.logDropped(pending, "closed", pending.via ?? pending.mapping.leg?.key ?? `${this.source}:0`)
+      this.logDropped(pending, "closed", pending.via ?? pending.mapping.leg?.key ?? this.unbound)
     }
     for (const leg of legs) leg.retire()
     const started = performance.now()

@@ -158,6 +158,6 @@ describe("netem fault logic", () => {
     queue.push(3, "x")
     queue.push(1, "y")
     expect(queue.drain()).toEqual(["y", "x"])
-    expect(queue.size).toBe(0)
+    expect(queue.nextAt()).toBeUndefined()
   })
 })
