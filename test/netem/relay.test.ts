@@ -94,6 +94,22 @@ describe("netem relay", () => {
       }
     }))
 
+  it.scopedLive("--drop-to-server 2-7 and --drop-to-client 1: exactly those datagrams are missing", () =>
+    Effect.gen(function*() {
+      const server = yield* echoServer()
+      const relay = yield* relayTo(server, { faults: { dropToServer: [[2, 7]], dropToClient: [[1, 1]] } })
+      const peer = yield* client()
+      for (let i = 1; i <= 10; i++) {
+        peer.send(Uint8Array.of(i), relay.listenAddress)
+        // One at a time, so that the server's replies are numbered as the client's datagrams.
+        if (i === 1 || i >= 8) yield* server.waitFor(i === 1 ? 1 : i - 6)
+      }
+      expect(server.received.map((r) => r.data[0])).toEqual([1, 8, 9, 10])
+      yield* peer.waitFor(3)
+      yield* sleep(50)
+      expect(peer.received.map((r) => r.data[0])).toEqual([8, 9, 10])
+    }))
+
   /** Pings until the echo server has seen the client from `count` server-facing sockets; then a reply must still come back. */
   const rebinding = (options: Partial<Relay.RelayOptions>, count: number) =>
     Effect.gen(function*() {
