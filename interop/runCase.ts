@@ -100,8 +100,6 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
     const relayLogFile = join(dir, "relay.log")
     const node = process.execPath
 
-    const capture = yield* Tshark.capture({ ports: [serverPort, relayPort], file: join(dir, "capture.pcapng") })
-
     const server = yield* spawned(() =>
       pair.server === "effect-quic"
         ? start("server", node, [QUIC_INTEROP, "--www", www, "--certs", certs, "--port", String(serverPort), "--listen", host], {
@@ -112,6 +110,14 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
           "--alpn", "hq-interop,perf"
         ])
     )
+    // Server, relay and capture start at once: none needs the others until the client starts.
+    const relay = yield* spawned(() =>
+      start("relay", node, [
+        QUIC_NETEM, "--listen", `${hostInUrl}:${relayPort}`, "--server", `${hostInUrl}:${serverPort}`,
+        ...scenario.netem, "--seed", String(options.seed), "--log", relayLogFile
+      ])
+    )
+    const capture = yield* Tshark.capture({ ports: [serverPort, relayPort], file: join(dir, "capture.pcapng") })
     const serverReady = yield* promise(() =>
       pair.server === "effect-quic" ? server.waitForLine(/listening on/, START_TIMEOUT_MILLIS).then(() => true) : waitForUdpPort(server, serverPort).then(() => true)
     ).pipe(Effect.orElseSucceed(() => false))
@@ -120,13 +126,6 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
         ? unsupported(`server: ${firstLine(server.stderr)}`)
         : failed(`the server did not start: ${tail(server.stderr, 300)}`)
     }
-
-    const relay = yield* spawned(() =>
-      start("relay", node, [
-        QUIC_NETEM, "--listen", `${hostInUrl}:${relayPort}`, "--server", `${hostInUrl}:${serverPort}`,
-        ...scenario.netem, "--seed", String(options.seed), "--log", relayLogFile
-      ])
-    )
     yield* promise(() => relay.waitForLine(/listening on/, START_TIMEOUT_MILLIS))
 
     const target = `${hostInUrl}:${relayPort}`
@@ -170,13 +169,11 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
 
     const keyLog = join(dir, "keys.log")
     writeFileSync(keyLog, [keyLogs.server, keyLogs.client].filter(existsSync).map((f) => readFileSync(f, "utf8")).join(""))
-    const leg = (port: number, name: string) =>
-      Tshark.extractPort({ file: capture.file, port, out: join(dir, `${name}.pcapng`) }).pipe(
-        Effect.flatMap((file) => Tshark.decode({ file, port, keyLogFile: keyLog, timeout: "5 minutes" }))
-      )
+    const leg = (port: number) => Tshark.decode({ file: capture.file, port, keyLogFile: keyLog, timeout: "5 minutes" })
+    const [serverLeg, clientLeg] = yield* Effect.all([leg(serverPort), leg(relayPort)], { concurrency: 2 })
     const trace: Trace = {
-      serverLeg: yield* leg(serverPort, "server-leg"),
-      clientLeg: yield* leg(relayPort, "client-leg"),
+      serverLeg,
+      clientLeg,
       serverPort,
       relayPort,
       relayLog: readRelayLog(relayLogFile)

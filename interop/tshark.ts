@@ -387,6 +387,9 @@ export const decode = (options: DecodeOptions): Effect.Effect<ReadonlyArray<Quic
       // An explicit empty value disables a key log from the user's preferences.
       "-o", `tls.keylog_file:${options.keyLogFile ?? ""}`,
       "-d", `udp.port==${options.port},quic`,
+      // Only the port asked for is QUIC: a relay's other leg carries the same packets, and
+      // tshark would take their second copies for duplicates and leave them undecrypted.
+      "--disable-heuristic", "quic",
       "-Y", `udp.port==${options.port}`,
       "-T", "json",
       "--no-duplicate-keys",
@@ -421,32 +424,6 @@ export const decode = (options: DecodeOptions): Effect.Effect<ReadonlyArray<Quic
       try: () => parseDecode(stdout),
       catch: (error) => new TsharkError({ message: `tshark's JSON did not parse: ${String(error)}` })
     })
-  })
-
-/**
- * Copies the datagrams to or from `port` into a file of their own. A relay's
- * two legs carry the same QUIC packets; decoded in one file, tshark's QUIC
- * dissector takes the second copy of each for a duplicate of the first and
- * leaves it undecrypted, so each leg is decoded alone.
- */
-export const extractPort = (options: { readonly file: string; readonly port: number; readonly out: string }): Effect.Effect<string, TsharkError> =>
-  Effect.gen(function*() {
-    const tshark = yield* binary()
-    yield* Effect.async<void, TsharkError>((resume) => {
-      const child = spawn(tshark, ["-r", options.file, "-Y", `udp.port==${options.port}`, "-w", options.out], { stdio: ["ignore", "ignore", "pipe"] })
-      let err = ""
-      child.stderr.setEncoding("utf8")
-      child.stderr.on("data", (chunk: string) => {
-        err += chunk
-      })
-      child.on("error", (error) => resume(Effect.fail(new TsharkError({ message: `tshark: ${error.message}` }))))
-      child.on("close", (code, signal) =>
-        resume(code === 0 ? Effect.void : Effect.fail(new TsharkError({ message: `tshark -w exited with ${code ?? signal}: ${err.trim()}` }))))
-      return Effect.sync(() => {
-        if (!exited(child)) child.kill("SIGKILL")
-      })
-    })
-    return options.out
   })
 
 // ---- counting ------------------------------------------------------------------
