@@ -16,7 +16,7 @@ import { splitDatagram } from "./packet/coalesce.js"
 import { MAX_CONNECTION_ID_LENGTH } from "./frame/types.js"
 import { encodeVersionNegotiation, type LongHeader, type PacketHeader, parsePacketHeader } from "./packet/header.js"
 import { encodeRetry } from "./packet/retry.js"
-import { QUIC_V1, supportedVersions, versionByNumber } from "./packet/version.js"
+import { QUIC_V1, type QuicVersion, supportedVersions, versionByNumber } from "./packet/version.js"
 import { type Random, secureRandom, seededRandom } from "./random.js"
 import type { ReadChunk, ReadInto } from "./stream/streams.js"
 import type { ReadError, WriteError } from "./stream/events.js"
@@ -133,6 +133,10 @@ export class QuicEndpoint {
   private readonly handshaking = new Set<number>()
   /** Datagrams that could not be parsed or routed, for stats. */
   droppedDatagrams = 0
+  /** Server: the versions it speaks, most preferred first, when configured (compatible negotiation, RFC 9368 §2.3). */
+  private readonly serverVersions: ReadonlyArray<QuicVersion> | undefined
+  /** The versions a server's Version Negotiation lists (RFC 9000 §6.1). */
+  private readonly offeredVersions: ReadonlyArray<number>
 
   constructor(
     readonly config: EndpointConfig,
@@ -158,6 +162,13 @@ export class QuicEndpoint {
     if (config.connectionIdLength < 4 || config.connectionIdLength > MAX_CONNECTION_ID_LENGTH) {
       throw new RangeError("connectionIdLength must be 4 to 20 bytes")
     }
+    const versions = server?.versions
+    if (versions !== undefined) {
+      const known = versions.map(versionByNumber)
+      if (known.length === 0 || known.some((v) => v === undefined)) throw new RangeError("server versions must be supported QUIC versions")
+      this.serverVersions = known as ReadonlyArray<QuicVersion>
+    }
+    this.offeredVersions = (this.serverVersions ?? supportedVersions).map((v) => v.number)
   }
 
   private randomBytes(length: number): Uint8Array {
@@ -217,11 +228,7 @@ export class QuicEndpoint {
         break
       case "unsupported-version":
         // RFC 9000 §6.1: answer with Version Negotiation, only for datagrams that could carry an Initial.
-        if (this.config.server !== undefined && bytes.length >= MIN_INITIAL_DATAGRAM) {
-          const versions = supportedVersions.map((v) => v.number)
-          this.queue(new OutgoingPacket(peer, encodeVersionNegotiation(first.scid, first.dcid, versions, this.random.u32()), undefined))
-          return
-        }
+        if (this.config.server !== undefined && bytes.length >= MIN_INITIAL_DATAGRAM) return this.sendVersionNegotiation(peer, first.scid, first.dcid)
         break
       case "short":
         if (this.checkStatelessReset(bytes)) return
@@ -230,6 +237,11 @@ export class QuicEndpoint {
         break
     }
     this.droppedDatagrams++
+  }
+
+  /** RFC 9000 §6.1: the versions we speak, for a client that started in another. */
+  private sendVersionNegotiation(peer: SocketAddress, clientScid: Uint8Array, clientDcid: Uint8Array): void {
+    this.queue(new OutgoingPacket(peer, encodeVersionNegotiation(clientScid, clientDcid, this.offeredVersions, this.random.u32()), undefined))
   }
 
   /** RFC 9000 §10.3.1: an unroutable datagram may be a stateless reset for one of our connections. */
@@ -270,6 +282,10 @@ export class QuicEndpoint {
     if (server === undefined || bytes.length < MIN_INITIAL_DATAGRAM || header.dcid.length < MIN_INITIAL_DCID) {
       this.droppedDatagrams++
       return
+    }
+    // A version we support but were configured not to speak is answered like an unknown one (RFC 9000 §6.1).
+    if (this.serverVersions !== undefined && !this.serverVersions.includes(header.version)) {
+      return this.sendVersionNegotiation(peer, header.scid, header.dcid)
     }
     if (this.connections.size >= server.maxConnections || this.handshaking.size >= server.maxHandshakes) {
       this.droppedDatagrams++
@@ -327,13 +343,15 @@ export class QuicEndpoint {
       tokenSealer: server.newTokens ? this.tokenSealer : undefined,
       keyLog: server.keyLog,
       qlog: this.config.qlog,
-      makeTls: (transportParameters) =>
+      versionPreference: this.serverVersions,
+      makeTls: (transportParameters, onClientTransportParameters) =>
         new TlsServer({
           backend: this.backend,
           cipherSuites: server.cipherSuites,
           groups: server.groups,
           alpn: server.alpn,
           transportParameters,
+          onClientTransportParameters,
           keyLog: server.keyLog,
           certificate: { chain: server.certificateChain, key: server.privateKey },
           clientAuth: server.clientAuth,
@@ -737,6 +755,11 @@ export class QuicEndpoint {
 
   alpn(handle: number): string | undefined {
     return this.connections.get(handle)?.alpn
+  }
+
+  /** The QUIC version number the connection is in (the negotiated one, RFC 9368 §2). */
+  version(handle: number): number | undefined {
+    return this.connections.get(handle)?.version.number
   }
 
   /** The negotiated cipher suite's name, once known. */

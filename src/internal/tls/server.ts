@@ -1,7 +1,7 @@
 import { bytesEqual } from "../codec/bytes.js"
 import type { KeyShare, NamedGroup } from "../crypto/backend.js"
 import type { CipherSuite } from "../crypto/suite.js"
-import { transportError, TransportErrorCode } from "../errors.js"
+import { isTransportError, transportError, type TransportError, TransportErrorCode } from "../errors.js"
 import { FrameType } from "../frame/types.js"
 import { illegalParameter, isTlsAlert, missingExtension, type TlsAlert, tlsAlert } from "./alert.js"
 import { leafPublicKey, verifiedPeer } from "./certificates.js"
@@ -96,6 +96,14 @@ export interface TlsServerConfig extends TlsCommonConfig {
   readonly clientAuth?: "none" | "optional" | "required" | undefined
   readonly clientVerifier?: CertificateVerifier | undefined
   readonly tickets?: ServerTicketConfig | undefined
+  /**
+   * Called with the client's quic_transport_parameters once its ClientHello is
+   * accepted, before our flight is built: returns the parameters to send in
+   * their place (RFC 9368 §2.3: a server that moves the client to another
+   * version announces it as its chosen_version), an error that ends the
+   * handshake (RFC 9368 §4), or undefined to send `transportParameters`.
+   */
+  readonly onClientTransportParameters?: ((params: Uint8Array) => Uint8Array | TransportError | undefined) | undefined
 }
 
 type State = "wait-client-hello" | "wait-second-client-hello" | "wait-certificate" | "wait-certificate-verify" | "wait-finished" | "connected"
@@ -224,6 +232,12 @@ export class TlsServer extends TlsSession {
     if (isTlsAlert(psk)) return psk
     if (psk === undefined && ext(ExtensionType.signature_algorithms) === undefined) return missingExtension("signature_algorithms")
 
+    let ours = c.transportParameters
+    const answer = c.onClientTransportParameters?.(params)
+    if (answer !== undefined) {
+      if (isTransportError(answer)) return answer
+      ours = answer
+    }
     this.suite = suite
     this.alpn = alpn
     this.emit({ _tag: "PeerTransportParameters", data: params.slice() })
@@ -240,7 +254,7 @@ export class TlsServer extends TlsSession {
         this.keys("early", "read", suite, secret)
       }
     }
-    return this.serverFlight(hello, chosen.share, chosen.entry, psk, suite, alpn)
+    return this.serverFlight(hello, chosen.share, chosen.entry, psk, suite, alpn, ours)
   }
 
   private negotiateAlpn(data: Uint8Array | undefined): string | TlsAlert {
@@ -335,7 +349,8 @@ export class TlsServer extends TlsSession {
     entry: KeyShareEntry,
     psk: PskChoice | undefined,
     suite: CipherSuite,
-    alpn: string
+    alpn: string,
+    transportParameters: Uint8Array
   ): TlsFailure | undefined {
     const c = this.config
     const backend = c.backend
@@ -363,7 +378,7 @@ export class TlsServer extends TlsSession {
 
     const eeExtensions: Array<Extension> = [
       { type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn([alpn]) },
-      { type: ExtensionType.quic_transport_parameters, data: c.transportParameters }
+      { type: ExtensionType.quic_transport_parameters, data: transportParameters }
     ]
     if (this.earlyDataAccepted) eeExtensions.push({ type: ExtensionType.early_data, data: EMPTY_EXTENSION })
     const flight: Array<Uint8Array> = [encodeEncryptedExtensions({ extensions: eeExtensions })]
