@@ -45,6 +45,9 @@ import {
   WireDecoder
 } from "../support/handshakeLab.js"
 import { addressKey } from "../../src/internal/address.js"
+import { QuicEndpoint } from "../../src/internal/endpoint.js"
+import { endpointConfig } from "../support/link.js"
+import { collectingFactory, readTrace } from "../qlog/support.js"
 
 /** Rewrites the transport parameters one side encodes; undefined leaves them alone. */
 const tamper = vi.hoisted(() => ({
@@ -274,6 +277,23 @@ describe.each(backends)("compatible version negotiation on the %s backend", (_na
       { _tag: "ConnectionClosed", connection: handle, reason: { _tag: "VersionMismatch", serverVersions: [QUIC_V2.number] } }
     ])
     expect(l.server.connectionCount).toBe(0)
+  })
+
+  it("qlog: each side logs transport:version_information again with chosen_version v2 when it moves", () => {
+    const { traces, factory } = collectingFactory()
+    const l = lab({ server: V2_FIRST })
+    const config = (role: "client" | "server", seed: number) =>
+      ({ ...endpointConfig({ role, server: V2_FIRST, client: {}, transport: {}, seed }), qlog: factory })
+    l.network.replace(SERVER, new QuicEndpoint(config("server", 11), SERVER, backend))
+    const client = l.network.replace(CLIENT, new QuicEndpoint(config("client", 22), CLIENT, backend))
+    client.connect(l.network.now, SERVER, "localhost")
+    expect(l.network.run(bothConnected(l.network), 1_000_000)).toBe(true)
+    const chosen = (side: "client" | "server") =>
+      readTrace(traces.find((t) => t.info.side === side)!.records).events
+        .filter((e) => e.name === "transport:version_information")
+        .map((e) => e.data.chosen_version)
+    expect(chosen("client")).toEqual(["00000001", "6b3343cf"])
+    expect(chosen("server")).toEqual(["00000001", "6b3343cf"])
   })
 
   // ---- loss, coalescing, HelloRetryRequest, Retry, 0-RTT --------------------------------
