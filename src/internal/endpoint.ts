@@ -109,7 +109,8 @@ export class QuicEndpoint {
   private readonly ticketSealer: TicketSealer | undefined
   private readonly usedTickets = new UsedTickets(100_000)
   private readonly ticketStore
-  private readonly clientTokens = new Map<string, Uint8Array>()
+  /** Client: the last NEW_TOKEN token of each server, with the version it is good for (RFC 9369 §5). */
+  private readonly clientTokens = new Map<string, { readonly token: Uint8Array; readonly version: number }>()
   /** Room for one batch of datagrams (GSO-style), written in place and copied out. */
   private readonly scratch: Uint8Array
   /** The scratch's first datagram, as large as our largest UDP payload. */
@@ -302,7 +303,8 @@ export class QuicEndpoint {
     let originalDcid: Uint8Array = header.dcid.slice()
     let retrySourceCid: Uint8Array | undefined
     if (header.token.length > 0) {
-      const token = this.tokenSealer!.open(header.token, peer, now)
+      // RFC 9369 §5, §4.1: a token is only good in the version it was issued for.
+      const token = this.tokenSealer!.open(header.token, peer, now, header.version.number)
       if (token?.kind === "retry") {
         // RFC 9000 §8.1.2: the Retry token carries the original DCID; the client now uses our Retry SCID.
         validated = true
@@ -314,7 +316,7 @@ export class QuicEndpoint {
     }
     if (server.retry && !validated) {
       const scid = this.randomBytes(this.config.connectionIdLength)
-      const token = this.tokenSealer!.seal("retry", peer, now, header.dcid, scid)
+      const token = this.tokenSealer!.seal("retry", peer, now, header.dcid, scid, header.version.number)
       this.queue(new OutgoingPacket(peer, encodeRetry(this.backend, header.version, header.scid, scid, token, header.dcid, this.random.u32()), undefined))
       return
     }
@@ -344,14 +346,15 @@ export class QuicEndpoint {
       keyLog: server.keyLog,
       qlog: this.config.qlog,
       versionPreference: this.serverVersions,
-      makeTls: (transportParameters, onClientTransportParameters) =>
+      makeTls: (transportParameters, hooks) =>
         new TlsServer({
           backend: this.backend,
           cipherSuites: server.cipherSuites,
           groups: server.groups,
           alpn: server.alpn,
           transportParameters,
-          onClientTransportParameters,
+          onClientTransportParameters: hooks.onClientParameters,
+          quicVersion: hooks.quicVersion,
           keyLog: server.keyLog,
           certificate: { chain: server.certificateChain, key: server.privateKey },
           clientAuth: server.clientAuth,
@@ -413,12 +416,18 @@ export class QuicEndpoint {
     const dcid = this.randomBytes(Math.max(MIN_INITIAL_DCID, this.config.connectionIdLength))
     // RFC 9000 §6.3: a version we do not speak (e.g. a reserved 0x?a?a?a?a) still goes on
     // the wire, in v1's packet format, to solicit Version Negotiation.
-    const version = versionByNumber(client.version) ??
+    const configured = versionByNumber(client.version) ??
       { ...QUIC_V1, number: client.version >>> 0, name: `0x${(client.version >>> 0).toString(16)}` }
     const unixMillis = this.config.unixMillis(now)
     const session = this.ticketStore.take(serverName, unixMillis)
-    const token = this.clientTokens.get(serverName)
+    // RFC 9369 §5: a ticket is good only for the version of the connection it came
+    // from (the negotiated one); resuming, we start in that version (as RFC 8446
+    // Appendix D.1 has a TLS client resume in the version it negotiated).
+    const version = (session?.quicVersion === undefined ? undefined : versionByNumber(session.quicVersion)) ?? configured
+    const saved = this.clientTokens.get(serverName)
     this.clientTokens.delete(serverName)
+    // Likewise a NEW_TOKEN token: used only when we start in its version.
+    const token = saved !== undefined && saved.version === version.number ? saved.token : undefined
     const connection = new Connection({
       handle,
       role: "client",
@@ -437,7 +446,7 @@ export class QuicEndpoint {
       unixMillis: this.config.unixMillis,
       keyLog: client.keyLog,
       qlog: this.config.qlog,
-      onNewToken: (t) => this.clientTokens.set(serverName, t),
+      onNewToken: (t) => this.clientTokens.set(serverName, { token: t, version: this.connections.get(handle)?.version.number ?? version.number }),
       onSessionTicket: (ticket) => this.ticketStore.put(ticket),
       rememberedParameters: session !== undefined && client.earlyData ? session.transportParameters : undefined,
       makeTls: (transportParameters) =>

@@ -27,6 +27,7 @@ import { encodeRetry } from "../../src/internal/packet/retry.js"
 import { backends } from "../helpers.js"
 import {
   bothConnected,
+  makeServer,
   CLIENT,
   connectionOf,
   headersOf,
@@ -130,7 +131,13 @@ describe.each(backends)("compatible version negotiation on the %s backend", (_na
       ...options,
       client: { cipherSuites: [TLS_AES_128_GCM_SHA256], keyLog: log.keyLog, ...options.client }
     })
-    return { ...made, log, decryptor: new LabDecryptor(backend, QUIC_V2, TLS_AES_128_GCM_SHA256, log) }
+    return {
+      ...made,
+      log,
+      decryptor: new LabDecryptor(backend, QUIC_V2, TLS_AES_128_GCM_SHA256, log),
+      /** The endpoint at the server's address now (after any restart). */
+      serverNow: () => made.network.endpointAt(SERVER)!
+    }
   }
 
   /**
@@ -393,30 +400,43 @@ describe.each(backends)("compatible version negotiation on the %s backend", (_na
     expect(echo(l, handle, "after a Retry")).toEqual({ text: "after a Retry", finished: true })
   })
 
-  it("0-RTT of a resumed v1 client stays v1 (RFC 9369 §4.1) and is accepted by a server that moves the rest to v2", () => {
-    const tickets = recordingTicketStore()
-    const l = lab({ server: V2_FIRST, client: { ticketStore: tickets, earlyData: true } })
+  /** A first connection that leaves the client with tickets (and a NEW_TOKEN token), closed and drained. */
+  const firstConnection = (options: LabOptions, store = recordingTicketStore()) => {
+    const l = lab({ ...options, client: { ticketStore: store, earlyData: true, ...options.client } })
     const first = connect(l)
     expect(first.ok).toBe(true)
     l.client.closeConnection(l.network.now, first.handle, 0n, "done")
     l.network.runFor(2_000_000)
-    expect(tickets.puts.length).toBeGreaterThan(0)
-    const mark = l.network.wire.length
+    expect(store.puts.length).toBeGreaterThan(0)
+    return { l, store, firstVersion: l.network.wire.flatMap((d) => longHeaderVersions(d.data)).at(-1), mark: l.network.wire.length }
+  }
 
+  /** A second connection writing `text` at once (0-RTT when the ticket allows); runs until the echo is back. */
+  const resume = (l: ReturnType<typeof lab>, text: string, nthServerConnection = 1) => {
     const state = installEcho(l.network, l.client)
     const handle = l.client.connect(l.network.now, SERVER, "localhost") as number
-    expect(l.client.has0rtt(handle)).toBe(true)
-    const stream = sendText(l.network, l.client, handle, "early, in v1")
+    const stream = sendText(l.network, l.client, handle, text)
     expect(l.network.run(() => state.replies.get(stream)?.finished === true, 1_000_000)).toBe(true)
     l.network.runFor(300_000)
-    expect(state.replies.get(stream)).toEqual({ text: "early, in v1", finished: true })
-    const serverHandle = serverHandleOf(l.network, 1)
+    expect(state.replies.get(stream)).toEqual({ text, finished: true })
+    return { handle, serverHandle: serverHandleOf(l.network, nthServerConnection) }
+  }
+
+  it("0-RTT with a ticket from a v1 connection stays v1 (RFC 9369 §4.1) and is accepted by a server that moves the rest to v2", () => {
+    // The ticket comes from a v1 connection; the server then starts preferring v2 (same ticket key;
+    // its events are logged apart from the first one's).
+    const { l, mark } = firstConnection({})
+    l.network.replace(SERVER, makeServer(backend, { server: V2_FIRST }))
+    const { handle, serverHandle } = resume(l, "early, in v1", 0)
+    expect(l.client.has0rtt(handle)).toBe(true)
     expect(l.client.accepted0rtt(handle)).toBe(true)
-    expect(l.server.accepted0rtt(serverHandle)).toBe(true)
+    expect(l.serverNow().accepted0rtt(serverHandle)).toBe(true)
+    expect(l.client.resumed(handle)).toBe(true)
     expect(l.client.version(handle)).toBe(QUIC_V2.number)
-    expect(l.server.version(serverHandle)).toBe(QUIC_V2.number)
+    expect(l.serverNow().version(serverHandle)).toBe(QUIC_V2.number)
 
     const wire = l.network.wire.slice(mark)
+    expect(longHeaderVersions(wire[0]!.data)[0]).toBe(QUIC_V1.number)
     const early = wire.filter(fromClient).flatMap((d) => longHeaders(d.data).filter((h) => h.type === "0rtt").map((h) => ({ d, h })))
     expect(early.length).toBeGreaterThan(0)
     for (const { d, h } of early) {
@@ -430,6 +450,59 @@ describe.each(backends)("compatible version negotiation on the %s backend", (_na
     expect(new WireDecoder(backend).framesWithSecret("0rtt", TLS_AES_128_GCM_SHA256, QUIC_V2, secret, early[0]!.d.data)).toEqual([])
     // The server's packets of this connection are all v2.
     expect(new Set(wire.filter(fromServer).flatMap((d) => longHeaderVersions(d.data)))).toEqual(new Set([QUIC_V2.number]))
+  })
+
+  it("RFC 9369 §5: a client resuming with a ticket from a connection moved to v2 starts in v2, its 0-RTT and NEW_TOKEN token with it", () => {
+    const { l, mark, firstVersion } = firstConnection({ server: { ...V2_FIRST, retry: true } })
+    expect(firstVersion).toBe(QUIC_V2.number)
+    const { handle, serverHandle } = resume(l, "early, in v2")
+    expect(l.client.resumed(handle)).toBe(true)
+    expect(l.client.accepted0rtt(handle)).toBe(true)
+    expect(l.serverNow().version(serverHandle)).toBe(QUIC_V2.number)
+    const wire = l.network.wire.slice(mark)
+    // No switch this time: every long header is v2 from the first Initial on, 0-RTT included.
+    expect(new Set(wire.flatMap((d) => longHeaderVersions(d.data)))).toEqual(new Set([QUIC_V2.number]))
+    expect(wire.some((d) => longHeaders(d.data).some((h) => h.type === "0rtt"))).toBe(true)
+    // The NEW_TOKEN token of the v2 connection validated the address: no Retry.
+    expect(wire.some((d) => headersOf(d.data).some((h) => h.form === "retry"))).toBe(false)
+    expect(longHeaders(wire[0]!.data)[0]!.token.length).toBeGreaterThan(0)
+  })
+
+  it("RFC 9369 §5: a ticket and a token of a v2 connection are not taken in a v1 connection (full handshake, Retry)", () => {
+    // A ticket store that forgets which version a ticket came from, as one written before RFC 9369 might:
+    // the client then starts in its configured v1 with a ticket and token of the v2 connection.
+    const inner = recordingTicketStore()
+    const forgetful = {
+      puts: inner.puts,
+      get takes() {
+        return inner.takes
+      },
+      take: (name: string, at: number) => {
+        const ticket = inner.take(name, at)
+        return ticket === undefined ? undefined : { ...ticket, quicVersion: undefined }
+      },
+      put: (ticket: Parameters<typeof inner.put>[0]) => inner.put(ticket)
+    }
+    const { l, mark, firstVersion } = firstConnection({ server: { ...V2_FIRST, retry: true } }, forgetful as never)
+    expect(firstVersion).toBe(QUIC_V2.number)
+    // The client keeps the token for v2 only; here it is offered in v1 all the same.
+    const tokens = (l.client as unknown as { clientTokens: Map<string, { token: Uint8Array; version: number }> }).clientTokens
+    const saved = tokens.get("localhost")!
+    expect(saved.version).toBe(QUIC_V2.number)
+    tokens.set("localhost", { token: saved.token, version: QUIC_V1.number })
+    const { handle, serverHandle } = resume(l, "not early")
+    const wire = l.network.wire.slice(mark)
+    expect(longHeaders(wire[0]!.data)[0]!.version).toBe(QUIC_V1)
+    expect(longHeaders(wire[0]!.data)[0]!.token.length).toBeGreaterThan(0)
+    // The token did not open under v1: the server sent a Retry.
+    expect(wire.some((d) => headersOf(d.data).some((h) => h.form === "retry"))).toBe(true)
+    // The ticket did not open under v1: a full handshake, the 0-RTT data resent in 1-RTT.
+    expect(l.client.resumed(handle)).toBe(false)
+    expect(l.client.accepted0rtt(handle)).toBe(false)
+    expect(l.serverNow().accepted0rtt(serverHandle)).toBe(false)
+    expect(l.network.eventsOf(CLIENT).some((e) => e._tag === "ZeroRttRejected")).toBe(true)
+    // And the connection was moved to v2 all the same.
+    expect(l.client.version(handle)).toBe(QUIC_V2.number)
   })
 
   // ---- downgrade prevention (RFC 9368 §4) ----------------------------------------------

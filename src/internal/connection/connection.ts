@@ -105,15 +105,8 @@ export interface ConnectionInit {
    * version negotiation (RFC 9368 §2.3); undefined answers in the client's version.
    */
   readonly versionPreference?: ReadonlyArray<QuicVersion> | undefined
-  /**
-   * Builds the TLS session once our transport parameters are encoded. A
-   * server's TLS calls `onClientParameters` with the client's parameters
-   * before building its flight, and sends what it returns in place of ours.
-   */
-  readonly makeTls: (
-    transportParameters: Uint8Array,
-    onClientParameters: ((params: Uint8Array) => Uint8Array | TransportError | undefined) | undefined
-  ) => Tls
+  /** Builds the TLS session once our transport parameters are encoded. */
+  readonly makeTls: (transportParameters: Uint8Array, hooks: TlsHooks) => Tls
   readonly unixMillis: (now: number) => number
   /** Server: seals NEW_TOKEN tokens. */
   readonly tokenSealer?: TokenSealer | undefined
@@ -125,6 +118,18 @@ export interface ConnectionInit {
   readonly keyLog?: ((line: string) => void) | undefined
   /** qlog: asked once for where this connection's trace goes. */
   readonly qlog?: QlogFactory | undefined
+}
+
+/** What a connection gives the TLS session it builds. */
+export interface TlsHooks {
+  /**
+   * Server: called by TLS with the client's transport parameters before it
+   * builds its flight; it sends what this returns in place of ours (RFC 9368
+   * §2.3: the negotiated chosen_version), or fails the handshake with it.
+   */
+  readonly onClientParameters: ((params: Uint8Array) => Uint8Array | TransportError | undefined) | undefined
+  /** The connection's QUIC version now (tickets are bound to it, RFC 9369 §5). */
+  readonly quicVersion: () => number
 }
 
 /** A datagram to send: `length` bytes were written to the buffer given to `pollTransmit`. */
@@ -332,10 +337,10 @@ export class Connection {
     this.idleTimeout = init.transport.maxIdleTimeout * 1000
     this.idleDeadline = init.now + (this.idleTimeout > 0 ? this.idleTimeout : Number.MAX_SAFE_INTEGER / 2)
     const preference = init.versionPreference
-    this.tls = init.makeTls(
-      encodeTransportParameters(localParams, init.role),
-      init.role === "server" ? (params) => this.negotiateVersion(params, localParams, keyDcid, preference) : undefined
-    )
+    this.tls = init.makeTls(encodeTransportParameters(localParams, init.role), {
+      onClientParameters: init.role === "server" ? (params) => this.negotiateVersion(params, localParams, keyDcid, preference) : undefined,
+      quicVersion: () => this.version.number
+    })
     if (init.role === "client") {
       if (init.rememberedParameters !== undefined) this.applyRememberedParameters(init.rememberedParameters)
       ;(this.tls as TlsClient).start(this.unixMillis(init.now))
@@ -967,7 +972,8 @@ export class Connection {
           this.onHandshakeComplete(now)
           break
         case "SessionTicket":
-          this.onSessionTicket?.(event.ticket)
+          // RFC 9369 §5: the ticket belongs to the version this connection negotiated.
+          this.onSessionTicket?.({ ...event.ticket, quicVersion: this.version.number })
           break
       }
     }
@@ -1155,7 +1161,8 @@ export class Connection {
     this.newTokenIssued = true
     const sealer = this.tokenSealer
     if (sealer === undefined) return
-    this.pendingNewToken = sealer.seal("new-token", this.remote, now)
+    // RFC 9369 §5: the token is good for the negotiated version only.
+    this.pendingNewToken = sealer.seal("new-token", this.remote, now, undefined, undefined, this.version.number)
   }
 
   private cidLimit(): number {

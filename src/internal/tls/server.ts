@@ -104,6 +104,12 @@ export interface TlsServerConfig extends TlsCommonConfig {
    * handshake (RFC 9368 §4), or undefined to send `transportParameters`.
    */
   readonly onClientTransportParameters?: ((params: Uint8Array) => Uint8Array | TransportError | undefined) | undefined
+  /**
+   * The QUIC version of the connection now (RFC 9369 §5 binds tickets to it):
+   * offered tickets are opened under the version the client started in, ours
+   * are issued under the negotiated one. Version 1 when absent.
+   */
+  readonly quicVersion?: (() => number) | undefined
 }
 
 type State = "wait-client-hello" | "wait-second-client-hello" | "wait-certificate" | "wait-certificate-verify" | "wait-finished" | "connected"
@@ -138,6 +144,10 @@ export class TlsServer extends TlsSession {
 
   constructor(readonly config: TlsServerConfig) {
     super(config)
+  }
+
+  private quicVersion(): number {
+    return this.config.quicVersion?.() ?? 1
   }
 
   protected handle(level: CryptoLevel, message: HandshakeMessage, unixMillis: number): TlsFailure | undefined {
@@ -228,6 +238,8 @@ export class TlsServer extends TlsSession {
       this.serverName = name
     }
 
+    // Tickets are opened before any version switch below: a ticket is good only
+    // for the version the client started in (RFC 9369 §5).
     const psk = this.choosePsk(hello, message.raw, suite, unixMillis)
     if (isTlsAlert(psk)) return psk
     if (psk === undefined && ext(ExtensionType.signature_algorithms) === undefined) return missingExtension("signature_algorithms")
@@ -319,7 +331,7 @@ export class TlsServer extends TlsSession {
     if (isTlsAlert(offer)) return offer
     if (tickets === undefined || !modes.includes(PskKeyExchangeMode.psk_dhe_ke)) return undefined
     for (let index = 0; index < offer.identities.length; index++) {
-      const state = tickets.sealer.open(offer.identities[index]!.identity)
+      const state = tickets.sealer.open(offer.identities[index]!.identity, this.quicVersion())
       if (state === undefined || state.suite.hash !== suite.hash) continue
       if (unixMillis < state.createdAt || unixMillis >= state.createdAt + state.lifetime * 1000) continue
       const schedule = new KeySchedule(this.config.backend, suite.hash, state.psk)
@@ -511,7 +523,7 @@ export class TlsServer extends TlsSession {
       const extensions: Array<Extension> = tickets.earlyData
         ? [{ type: ExtensionType.early_data, data: encodeMaxEarlyData(0xffffffff) }]
         : []
-      this.send("application", encodeNewSessionTicket({ lifetime, ageAdd, nonce, ticket: tickets.sealer.seal(state), extensions }))
+      this.send("application", encodeNewSessionTicket({ lifetime, ageAdd, nonce, ticket: tickets.sealer.seal(state, this.quicVersion()), extensions }))
     }
   }
 }
