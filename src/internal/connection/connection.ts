@@ -173,6 +173,12 @@ const MTU_SEARCH_DELAY_RTTS = 5
 
 const EMPTY = new Uint8Array(0)
 
+/**
+ * RFC 9368 §3: the Available Versions of a client's version_information: the
+ * version it starts in, then every other one it could be moved to.
+ */
+const clientVersions = (first: QuicVersion): Array<QuicVersion> => [first, ...supportedVersions.filter((v) => v !== first)]
+
 const spaceOf = (type: "initial" | "handshake" | "0rtt" | "1rtt"): PacketNumberSpace =>
   type === "initial" ? "initial" : type === "handshake" ? "handshake" : "application"
 
@@ -388,7 +394,7 @@ export class Connection {
         chosenVersion: init.version.number,
         availableVersions: server
           ? (init.versionPreference ?? supportedVersions).map((v) => v.number)
-          : [init.version.number, ...supportedVersions.filter((v) => v !== init.version).map((v) => v.number)]
+          : clientVersions(init.version).map((v) => v.number)
       }
     }
   }
@@ -683,11 +689,9 @@ export class Connection {
   private switchVersion(version: QuicVersion, keys: InitialKeys): void {
     this.version = version
     this.installInitialKeys(keys)
-    if (this.qlog !== undefined) this.qlog.versionInformation(this.qlog.lastNow, "client", this.supportedVersionNumbers(), version.number)
-  }
-
-  private supportedVersionNumbers(): Array<number> {
-    return [this.originalVersion.number, ...supportedVersions.filter((v) => v !== this.originalVersion).map((v) => v.number)]
+    if (this.qlog !== undefined) {
+      this.qlog.versionInformation(this.qlog.lastNow, "client", clientVersions(this.originalVersion).map((v) => v.number), version.number)
+    }
   }
 
   private drop(): void {
@@ -1793,7 +1797,7 @@ export class Connection {
     const trace = QlogTrace.open(init.qlog!, { side: init.role, odcid: init.originalDcid, now: init.now, unixMillis: init.unixMillis(init.now) })
     if (trace === undefined) return undefined
     trace.connectionStarted(init.now, init.remote, init.localCid.cid, init.remoteCid)
-    const versions = init.role === "server" ? init.versionPreference ?? supportedVersions : [init.version, ...supportedVersions.filter((v) => v !== init.version)]
+    const versions = init.role === "server" ? init.versionPreference ?? supportedVersions : clientVersions(init.version)
     trace.versionInformation(init.now, init.role, versions.map((v) => v.number), init.version.number)
     trace.stateUpdated(init.now, init.role === "client" ? "attempted" : "handshake_started")
     return trace
