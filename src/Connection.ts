@@ -8,6 +8,7 @@
 import type { Effect, Scope, Stream } from "effect"
 import type * as Core from "./internal/connection/connection.js"
 import type { ConnectionEvent } from "./internal/driver/driver.js"
+import type { QuicVersionName } from "./QuicConfig.js"
 import type { CloseReason, ConnectionClosedError, DatagramError } from "./QuicError.js"
 import type { QuicStream } from "./Stream.js"
 import type { SocketAddress } from "./UdpSocket.js"
@@ -47,6 +48,14 @@ export interface Connection {
   readonly alpn: Effect.Effect<string | undefined>
   /** The negotiated TLS cipher suite by its IANA name (`"TLS_AES_128_GCM_SHA256"`), once known. */
   readonly cipherSuite: Effect.Effect<string | undefined>
+  /**
+   * The QUIC version the connection is in: the one the client started in,
+   * until compatible version negotiation (RFC 9368) moves it; final once
+   * the handshake is done. `undefined` once the connection is gone.
+   *
+   * @since 0.1.0
+   */
+  readonly version: Effect.Effect<QuicVersionName | undefined>
   /** The peer's certificate chain (DER, leaf first), when it sent one. */
   readonly peerCertificates: Effect.Effect<ReadonlyArray<Uint8Array>>
   readonly remoteAddress: Effect.Effect<SocketAddress | undefined>

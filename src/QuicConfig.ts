@@ -44,6 +44,20 @@ export type CipherSuiteName = typeof CipherSuiteName.Type
  */
 export const GroupName = Schema.Literal("x25519", "secp256r1")
 
+/**
+ * QUIC versions by short name: `v1` (RFC 9000) and `v2` (RFC 9369).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const QuicVersionName = Schema.Literal("v1", "v2")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type QuicVersionName = typeof QuicVersionName.Type
+
 const KeyLog = Schema.declare((u: unknown): u is (line: string) => void => typeof u === "function", {
   identifier: "KeyLogCallback",
   description: "a function receiving NSS key-log lines"
@@ -156,7 +170,17 @@ export const ServerConfig = Schema.Struct({
   earlyData: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   newTokens: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   maxConnections: Schema.optionalWith(Positive, { default: () => 10_000 }),
-  maxHandshakes: Schema.optionalWith(Positive, { default: () => 1_000 })
+  maxHandshakes: Schema.optionalWith(Positive, { default: () => 1_000 }),
+  /**
+   * The QUIC versions this server speaks, most preferred first, e.g.
+   * `["v2", "v1"]`. A client that starts in one of them and lists a more
+   * preferred one in its version_information is moved to it by compatible
+   * version negotiation (RFC 9368 §2.3; v1 and v2 are compatible, RFC 9369 §4);
+   * a client in a version not listed gets Version Negotiation. Absent (the
+   * default): both versions, and every client is answered in the version it
+   * started in.
+   */
+  versions: Schema.optional(Schema.Array(QuicVersionName).pipe(Schema.minItems(1)))
 })
 
 /**
@@ -186,7 +210,11 @@ export const ClientConfig = Schema.Struct({
   resumption: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** Send 0-RTT data when resuming with a ticket that allows it. */
   earlyData: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  version: Schema.optionalWith(Schema.Literal("v1", "v2"), { default: () => "v1" as const })
+  /**
+   * The QUIC version of the first Initial; the other is offered in
+   * version_information, and followed when the server moves us to it (RFC 9368).
+   */
+  version: Schema.optionalWith(QuicVersionName, { default: () => "v1" as const })
 })
 
 /**

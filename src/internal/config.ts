@@ -96,6 +96,15 @@ export interface ServerConfig extends CryptoConfig {
   /** Most connections at once, and most still handshaking (a Retry is sent or the Initial dropped beyond). */
   readonly maxConnections: number
   readonly maxHandshakes: number
+  /**
+   * The QUIC version numbers this server speaks, most preferred first. A
+   * client whose first Initial is in one of them and whose version_information
+   * offers a version listed before it is moved to that version by compatible
+   * negotiation (RFC 9368 §2.3); an Initial of an unlisted version gets
+   * Version Negotiation listing these (RFC 9000 §6.1). Undefined: every
+   * supported version, and each client is answered in the version it started in.
+   */
+  readonly versions?: ReadonlyArray<number> | undefined
 }
 
 export interface ClientConfig extends CryptoConfig {

@@ -16,7 +16,7 @@ import { splitDatagram } from "./packet/coalesce.js"
 import { MAX_CONNECTION_ID_LENGTH } from "./frame/types.js"
 import { encodeVersionNegotiation, type LongHeader, type PacketHeader, parsePacketHeader } from "./packet/header.js"
 import { encodeRetry } from "./packet/retry.js"
-import { QUIC_V1, supportedVersions, versionByNumber } from "./packet/version.js"
+import { QUIC_V1, type QuicVersion, supportedVersions, versionByNumber } from "./packet/version.js"
 import { type Random, secureRandom, seededRandom } from "./random.js"
 import type { ReadChunk, ReadInto } from "./stream/streams.js"
 import type { ReadError, WriteError } from "./stream/events.js"
@@ -109,7 +109,8 @@ export class QuicEndpoint {
   private readonly ticketSealer: TicketSealer | undefined
   private readonly usedTickets = new UsedTickets(100_000)
   private readonly ticketStore
-  private readonly clientTokens = new Map<string, Uint8Array>()
+  /** Client: the last NEW_TOKEN token of each server, with the version it is good for (RFC 9369 §5). */
+  private readonly clientTokens = new Map<string, { readonly token: Uint8Array; readonly version: number }>()
   /** Room for one batch of datagrams (GSO-style), written in place and copied out. */
   private readonly scratch: Uint8Array
   /** The scratch's first datagram, as large as our largest UDP payload. */
@@ -133,6 +134,10 @@ export class QuicEndpoint {
   private readonly handshaking = new Set<number>()
   /** Datagrams that could not be parsed or routed, for stats. */
   droppedDatagrams = 0
+  /** Server: the versions it speaks, most preferred first, when configured (compatible negotiation, RFC 9368 §2.3). */
+  private readonly serverVersions: ReadonlyArray<QuicVersion> | undefined
+  /** The versions a server's Version Negotiation lists (RFC 9000 §6.1). */
+  private readonly offeredVersions: ReadonlyArray<number>
 
   constructor(
     readonly config: EndpointConfig,
@@ -158,6 +163,13 @@ export class QuicEndpoint {
     if (config.connectionIdLength < 4 || config.connectionIdLength > MAX_CONNECTION_ID_LENGTH) {
       throw new RangeError("connectionIdLength must be 4 to 20 bytes")
     }
+    const versions = server?.versions
+    if (versions !== undefined) {
+      const known = versions.map(versionByNumber)
+      if (known.length === 0 || known.some((v) => v === undefined)) throw new RangeError("server versions must be supported QUIC versions")
+      this.serverVersions = known as ReadonlyArray<QuicVersion>
+    }
+    this.offeredVersions = (this.serverVersions ?? supportedVersions).map((v) => v.number)
   }
 
   private randomBytes(length: number): Uint8Array {
@@ -217,11 +229,7 @@ export class QuicEndpoint {
         break
       case "unsupported-version":
         // RFC 9000 §6.1: answer with Version Negotiation, only for datagrams that could carry an Initial.
-        if (this.config.server !== undefined && bytes.length >= MIN_INITIAL_DATAGRAM) {
-          const versions = supportedVersions.map((v) => v.number)
-          this.queue(new OutgoingPacket(peer, encodeVersionNegotiation(first.scid, first.dcid, versions, this.random.u32()), undefined))
-          return
-        }
+        if (this.config.server !== undefined && bytes.length >= MIN_INITIAL_DATAGRAM) return this.sendVersionNegotiation(peer, first.scid, first.dcid)
         break
       case "short":
         if (this.checkStatelessReset(bytes)) return
@@ -230,6 +238,11 @@ export class QuicEndpoint {
         break
     }
     this.droppedDatagrams++
+  }
+
+  /** RFC 9000 §6.1: the versions we speak, for a client that started in another. */
+  private sendVersionNegotiation(peer: SocketAddress, clientScid: Uint8Array, clientDcid: Uint8Array): void {
+    this.queue(new OutgoingPacket(peer, encodeVersionNegotiation(clientScid, clientDcid, this.offeredVersions, this.random.u32()), undefined))
   }
 
   /** RFC 9000 §10.3.1: an unroutable datagram may be a stateless reset for one of our connections. */
@@ -271,6 +284,10 @@ export class QuicEndpoint {
       this.droppedDatagrams++
       return
     }
+    // A version we support but were configured not to speak is answered like an unknown one (RFC 9000 §6.1).
+    if (this.serverVersions !== undefined && !this.serverVersions.includes(header.version)) {
+      return this.sendVersionNegotiation(peer, header.scid, header.dcid)
+    }
     if (this.connections.size >= server.maxConnections || this.handshaking.size >= server.maxHandshakes) {
       this.droppedDatagrams++
       return
@@ -286,7 +303,8 @@ export class QuicEndpoint {
     let originalDcid: Uint8Array = header.dcid.slice()
     let retrySourceCid: Uint8Array | undefined
     if (header.token.length > 0) {
-      const token = this.tokenSealer!.open(header.token, peer, now)
+      // RFC 9369 §5, §4.1: a token is only good in the version it was issued for.
+      const token = this.tokenSealer!.open(header.token, peer, now, header.version.number)
       if (token?.kind === "retry") {
         // RFC 9000 §8.1.2: the Retry token carries the original DCID; the client now uses our Retry SCID.
         validated = true
@@ -298,7 +316,7 @@ export class QuicEndpoint {
     }
     if (server.retry && !validated) {
       const scid = this.randomBytes(this.config.connectionIdLength)
-      const token = this.tokenSealer!.seal("retry", peer, now, header.dcid, scid)
+      const token = this.tokenSealer!.seal("retry", peer, now, header.dcid, scid, header.version.number)
       this.queue(new OutgoingPacket(peer, encodeRetry(this.backend, header.version, header.scid, scid, token, header.dcid, this.random.u32()), undefined))
       return
     }
@@ -327,13 +345,16 @@ export class QuicEndpoint {
       tokenSealer: server.newTokens ? this.tokenSealer : undefined,
       keyLog: server.keyLog,
       qlog: this.config.qlog,
-      makeTls: (transportParameters) =>
+      versionPreference: this.serverVersions,
+      makeTls: (transportParameters, hooks) =>
         new TlsServer({
           backend: this.backend,
           cipherSuites: server.cipherSuites,
           groups: server.groups,
           alpn: server.alpn,
           transportParameters,
+          onClientTransportParameters: hooks.onClientParameters,
+          quicVersion: hooks.quicVersion,
           keyLog: server.keyLog,
           certificate: { chain: server.certificateChain, key: server.privateKey },
           clientAuth: server.clientAuth,
@@ -395,12 +416,18 @@ export class QuicEndpoint {
     const dcid = this.randomBytes(Math.max(MIN_INITIAL_DCID, this.config.connectionIdLength))
     // RFC 9000 §6.3: a version we do not speak (e.g. a reserved 0x?a?a?a?a) still goes on
     // the wire, in v1's packet format, to solicit Version Negotiation.
-    const version = versionByNumber(client.version) ??
+    const configured = versionByNumber(client.version) ??
       { ...QUIC_V1, number: client.version >>> 0, name: `0x${(client.version >>> 0).toString(16)}` }
     const unixMillis = this.config.unixMillis(now)
     const session = this.ticketStore.take(serverName, unixMillis)
-    const token = this.clientTokens.get(serverName)
+    // RFC 9369 §5: a ticket is good only for the version of the connection it came
+    // from (the negotiated one); resuming, we start in that version (as RFC 8446
+    // Appendix D.1 has a TLS client resume in the version it negotiated).
+    const version = (session?.quicVersion === undefined ? undefined : versionByNumber(session.quicVersion)) ?? configured
+    const saved = this.clientTokens.get(serverName)
     this.clientTokens.delete(serverName)
+    // Likewise a NEW_TOKEN token: used only when we start in its version.
+    const token = saved !== undefined && saved.version === version.number ? saved.token : undefined
     const connection = new Connection({
       handle,
       role: "client",
@@ -419,7 +446,7 @@ export class QuicEndpoint {
       unixMillis: this.config.unixMillis,
       keyLog: client.keyLog,
       qlog: this.config.qlog,
-      onNewToken: (t) => this.clientTokens.set(serverName, t),
+      onNewToken: (t) => this.clientTokens.set(serverName, { token: t, version: this.connections.get(handle)?.version.number ?? version.number }),
       onSessionTicket: (ticket) => this.ticketStore.put(ticket),
       rememberedParameters: session !== undefined && client.earlyData ? session.transportParameters : undefined,
       makeTls: (transportParameters) =>
@@ -737,6 +764,11 @@ export class QuicEndpoint {
 
   alpn(handle: number): string | undefined {
     return this.connections.get(handle)?.alpn
+  }
+
+  /** The QUIC version number the connection is in (the negotiated one, RFC 9368 §2). */
+  version(handle: number): number | undefined {
+    return this.connections.get(handle)?.version.number
   }
 
   /** The negotiated cipher suite's name, once known. */

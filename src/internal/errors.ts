@@ -20,6 +20,8 @@ export const TransportErrorCode = {
   KEY_UPDATE_ERROR: 0x0e,
   AEAD_LIMIT_REACHED: 0x0f,
   NO_VIABLE_PATH: 0x10,
+  /** RFC 9368 §4, §10.2: the version negotiation could not be authenticated (a downgrade attempt). */
+  VERSION_NEGOTIATION_ERROR: 0x11,
   /** RFC 9000 §20.1: 0x0100-0x01ff carry a TLS alert in the low byte. */
   CRYPTO_ERROR: 0x100
 } as const

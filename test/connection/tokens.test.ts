@@ -22,6 +22,17 @@ describe.each(backends)("TokenSealer (RFC 9000 §8.1) on %s", (_name, backend) =
     expect(sealer.open(token, client, T0)).toEqual({ kind: "retry", originalDcid: odcid, retrySourceCid: rscid })
   })
 
+  it("binds a token to the QUIC version it was issued for (RFC 9369 §5, §4.1)", () => {
+    const V2 = 0x6b3343cf
+    const retry = sealer.seal("retry", client, T0, odcid, rscid, V2)
+    expect(sealer.open(retry, client, T0, V2)?.kind).toBe("retry")
+    expect(sealer.open(retry, client, T0, 1)).toBeUndefined()
+    expect(sealer.open(retry, client, T0)).toBeUndefined()
+    const v1 = sealer.seal("new-token", client, T0, undefined, undefined, 1)
+    expect(sealer.open(v1, client, T0 + 1, 1)?.kind).toBe("new-token")
+    expect(sealer.open(v1, client, T0 + 1, V2)).toBeUndefined()
+  })
+
   it("round-trips a NEW_TOKEN token with empty connection IDs", () => {
     const token = sealer.seal("new-token", client, T0)
     expect(sealer.open(token, client, T0 + 1)).toEqual({ kind: "new-token", originalDcid: new Uint8Array(0), retrySourceCid: new Uint8Array(0) })

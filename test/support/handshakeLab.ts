@@ -352,8 +352,11 @@ export interface SeenPacket {
 /**
  * Opens every packet on the wire of one client–server pair: Initial keys
  * from the client's first DCID (or the Retry's SCID), the others from the
- * client's NSS key log. Key updates are not followed (1-RTT packets after
- * one show `frames: undefined`).
+ * client's NSS key log. Long-header packets are opened with the salt and
+ * labels of the version in their header (a connection moved to another
+ * version by compatible negotiation mixes them); 1-RTT packets with those of
+ * `version`. Key updates are not followed (1-RTT packets after one show
+ * `frames: undefined`).
  */
 export class LabDecryptor {
   private readonly decoder: WireDecoder
@@ -391,8 +394,9 @@ export class LabDecryptor {
         this.keyDcid = header.dcid.slice()
       }
       let frames: Array<Frame> | undefined
+      const version = header.form === "long" ? header.version : this.version
       if (type === "initial") {
-        const keys = initialKeys(this.decoder.backend, this.version, this.keyDcid ?? new Uint8Array(8))[sender]
+        const keys = initialKeys(this.decoder.backend, version, this.keyDcid ?? new Uint8Array(8))[sender]
         frames = this.decoder.open(keys, data, header, `initial-${sender}`)
       } else {
         const label = type === "0rtt"
@@ -402,7 +406,7 @@ export class LabDecryptor {
           : `${sender.toUpperCase()}_TRAFFIC_SECRET_0`
         const secret = this.log.secret(label, this.log.lines.filter((l) => l.startsWith(`${label} `)).length - 1)
         if (secret !== undefined) {
-          const keys = deriveDirectionalKeys(this.decoder.backend, this.suite, this.version, secret)
+          const keys = deriveDirectionalKeys(this.decoder.backend, this.suite, version, secret)
           frames = this.decoder.open(keys, data, header, `${type}-${sender}`)
         }
       }

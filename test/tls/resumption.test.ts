@@ -123,6 +123,25 @@ describe.each(backends)("resumption and 0-RTT on the %s backend", (_name, backen
     }
   })
 
+  it("RFC 9369 §5: a ticket issued under one QUIC version resumes only under that version", () => {
+    const V2 = 0x6b3343cf
+    const tickets = ticketConfig()
+    const issuer = new TlsServer(serverConfig(backend, { tickets, quicVersion: () => V2 }))
+    const first = runHandshake(new TlsClient(clientConfig(backend)), issuer, NOW)
+    expect(first.serverFailure).toBeUndefined()
+    const issued = ticketsOf(first.client)
+    expect(issued).toHaveLength(2)
+    for (const [version, resumes] of [[1, false], [V2, true]] as const) {
+      const resuming = new TlsClient(clientConfig(backend, { session: issued.pop()!, earlyData: true }))
+      const server = new TlsServer(serverConfig(backend, { tickets, quicVersion: () => version }))
+      const trace = runHandshake(resuming, server, NOW + 1000)
+      expect(trace.clientFailure).toBeUndefined()
+      expect(trace.serverFailure).toBeUndefined()
+      expect(resuming.resumed).toBe(resumes)
+      expect(server.earlyDataAccepted).toBe(resumes)
+    }
+  })
+
   it("falls back to a full handshake for a ticket the server cannot open or that expired", () => {
     const tickets = ticketConfig()
     const [ticket] = firstConnection(tickets)

@@ -100,8 +100,13 @@ export interface ConnectionInit {
   /** Server: the client's address is already validated (Retry or NEW_TOKEN token). */
   readonly addressValidated: boolean
   readonly cidIssuer: CidIssuer
+  /**
+   * Server: the versions it speaks, most preferred first, for compatible
+   * version negotiation (RFC 9368 §2.3); undefined answers in the client's version.
+   */
+  readonly versionPreference?: ReadonlyArray<QuicVersion> | undefined
   /** Builds the TLS session once our transport parameters are encoded. */
-  readonly makeTls: (transportParameters: Uint8Array) => Tls
+  readonly makeTls: (transportParameters: Uint8Array, hooks: TlsHooks) => Tls
   readonly unixMillis: (now: number) => number
   /** Server: seals NEW_TOKEN tokens. */
   readonly tokenSealer?: TokenSealer | undefined
@@ -113,6 +118,18 @@ export interface ConnectionInit {
   readonly keyLog?: ((line: string) => void) | undefined
   /** qlog: asked once for where this connection's trace goes. */
   readonly qlog?: QlogFactory | undefined
+}
+
+/** What a connection gives the TLS session it builds. */
+export interface TlsHooks {
+  /**
+   * Server: called by TLS with the client's transport parameters before it
+   * builds its flight; it sends what this returns in place of ours (RFC 9368
+   * §2.3: the negotiated chosen_version), or fails the handshake with it.
+   */
+  readonly onClientParameters: ((params: Uint8Array) => Uint8Array | TransportError | undefined) | undefined
+  /** The connection's QUIC version now (tickets are bound to it, RFC 9369 §5). */
+  readonly quicVersion: () => number
 }
 
 /** A datagram to send: `length` bytes were written to the buffer given to `pollTransmit`. */
@@ -156,6 +173,12 @@ const MTU_SEARCH_DELAY_RTTS = 5
 
 const EMPTY = new Uint8Array(0)
 
+/**
+ * RFC 9368 §3: the Available Versions of a client's version_information: the
+ * version it starts in, then every other one it could be moved to.
+ */
+const clientVersions = (first: QuicVersion): Array<QuicVersion> => [first, ...supportedVersions.filter((v) => v !== first)]
+
 const spaceOf = (type: "initial" | "handshake" | "0rtt" | "1rtt"): PacketNumberSpace =>
   type === "initial" ? "initial" : type === "handshake" ? "handshake" : "application"
 
@@ -177,7 +200,10 @@ interface PathValidation {
 export class Connection {
   readonly handle: number
   readonly role: "client" | "server"
+  /** The version of every packet but 0-RTT (and the client's first Initials): the negotiated one (RFC 9368 §2). */
   version: QuicVersion
+  /** The version of the client's first Initial (RFC 9368 §2: the original version); 0-RTT stays in it. */
+  readonly originalVersion: QuicVersion
   state: ConnectionState = "handshake"
   readonly events: Array<QuicEvent> = []
   remote: SocketAddress
@@ -207,6 +233,13 @@ export class Connection {
   private peerInitialScid: Uint8Array
   /** Client: the Source CID of the Retry it acted on. */
   private retrySourceCid: Uint8Array | undefined
+  /**
+   * Server that moved the client to another version: the client's Initial keys
+   * of the original version, kept until a packet of the negotiated version opens
+   * (RFC 9369 §4.1), because the client's Initials stay in the original version
+   * until it hears from us.
+   */
+  private originalInitialRead: DirectionalKeys | undefined
   /** Client: its Initial CRYPTO bytes, sent again after a Retry. */
   private readonly initialCrypto: Array<Uint8Array> = []
   private receivedFromServer = false
@@ -260,6 +293,7 @@ export class Connection {
     this.handle = init.handle
     this.role = init.role
     this.version = init.version
+    this.originalVersion = init.version
     this.transport = init.transport
     this.backend = init.backend
     this.random = init.random
@@ -283,8 +317,8 @@ export class Connection {
     }
     // RFC 9001 §5.2: Initial keys come from the DCID of the client's Initial packets,
     // which after a Retry is the Retry's SCID rather than the original DCID.
-    const keys = init.initialKeys ??
-      initialKeys(init.backend, init.version, init.role === "client" ? init.remoteCid : init.initialDcid ?? init.originalDcid)
+    const keyDcid = init.role === "client" ? init.remoteCid : init.initialDcid ?? init.originalDcid
+    const keys = init.initialKeys ?? initialKeys(init.backend, init.version, keyDcid)
     this.installInitialKeys(keys)
     this.recovery = new LossDetection<Sent>({
       congestion: makeCongestionController(init.transport.congestionController, BASE_MTU),
@@ -308,7 +342,11 @@ export class Connection {
     if (this.qlog !== undefined) this.qlog.parametersSet(init.now, "local", localParams)
     this.idleTimeout = init.transport.maxIdleTimeout * 1000
     this.idleDeadline = init.now + (this.idleTimeout > 0 ? this.idleTimeout : Number.MAX_SAFE_INTEGER / 2)
-    this.tls = init.makeTls(encodeTransportParameters(localParams, init.role))
+    const preference = init.versionPreference
+    this.tls = init.makeTls(encodeTransportParameters(localParams, init.role), {
+      onClientParameters: init.role === "server" ? (params) => this.negotiateVersion(params, localParams, keyDcid, preference) : undefined,
+      quicVersion: () => this.version.number
+    })
     if (init.role === "client") {
       if (init.rememberedParameters !== undefined) this.applyRememberedParameters(init.rememberedParameters)
       ;(this.tls as TlsClient).start(this.unixMillis(init.now))
@@ -350,11 +388,62 @@ export class Connection {
           ...(init.retrySourceCid === undefined ? {} : { retrySourceConnectionId: init.retrySourceCid })
         }
         : {}),
+      // RFC 9368 §3: a client lists the versions it could be moved to, its
+      // own first; a server lists every version it speaks.
       versionInformation: {
         chosenVersion: init.version.number,
-        availableVersions: supportedVersions.map((v) => v.number)
+        availableVersions: server
+          ? (init.versionPreference ?? supportedVersions).map((v) => v.number)
+          : clientVersions(init.version).map((v) => v.number)
       }
     }
+  }
+
+  /**
+   * Server, on the client's ClientHello (RFC 9368 §2.3, §4): checks the
+   * client's version_information and, when the client offers a version we
+   * prefer to the one it started in, moves the connection to it. Returns the
+   * transport parameters to send when they change (chosen_version is the
+   * negotiated version), an error when the client's choice is not authentic,
+   * or undefined.
+   */
+  private negotiateVersion(
+    data: Uint8Array,
+    local: TransportParameters,
+    keyDcid: Uint8Array,
+    preference: ReadonlyArray<QuicVersion> | undefined
+  ): Uint8Array | TransportError | undefined {
+    const params = decodeTransportParameters(data, "client")
+    // A malformed parameter fails the handshake when the connection reads them in turn.
+    if (isTransportError(params)) return undefined
+    const info = params.versionInformation
+    // Without version_information the client takes part in no negotiation: it stays where it started.
+    if (info === undefined) return undefined
+    // RFC 9368 §4: the client's Chosen Version must be the version it started in;
+    // anything else means its first flight was tampered with.
+    if (info.chosenVersion !== this.originalVersion.number) {
+      return transportError(
+        TransportErrorCode.VERSION_NEGOTIATION_ERROR,
+        `client's chosen version 0x${info.chosenVersion.toString(16)} is not the version of its Initial`
+      )
+    }
+    if (preference === undefined) return undefined
+    // RFC 9368 §2.3: our most preferred version among the one the client started
+    // in and those it can be moved to (v1 and v2 are compatible both ways, RFC 9369 §4).
+    const negotiated = preference.find((v) => v === this.originalVersion || info.availableVersions.includes(v.number))
+    if (negotiated === undefined || negotiated === this.version) return undefined
+    // RFC 9369 §4.1: our Initials use the negotiated version's keys (same DCID, its
+    // salt) from now on; the client's Initials in the original version are still read.
+    this.originalInitialRead = this.spaces.initial!.read
+    this.version = negotiated
+    this.installInitialKeys(initialKeys(this.backend, negotiated, keyDcid))
+    if (this.qlog !== undefined) {
+      this.qlog.versionInformation(this.qlog.lastNow, "server", local.versionInformation!.availableVersions, negotiated.number)
+    }
+    return encodeTransportParameters(
+      { ...local, versionInformation: { chosenVersion: negotiated.number, availableVersions: local.versionInformation!.availableVersions } },
+      "server"
+    )
   }
 
   /** RFC 9000 §7.4.1: a 0-RTT client starts with the limits the server gave last time. */
@@ -422,6 +511,8 @@ export class Connection {
   private onRetry(now: number, datagram: Uint8Array, header: RetryHeader): void {
     // RFC 9000 §17.2.5.2: one Retry, before any other server packet, with a valid tag.
     if (this.role !== "client" || this.retried || this.receivedFromServer) return this.drop()
+    // RFC 9369 §4.1: a Retry comes in the version we started in; one in another version is ignored.
+    if (header.version !== this.version) return this.drop()
     if (!verifyRetryIntegrity(this.backend, this.originalDcid, datagram, header)) return this.drop()
     if (bytesEqual(header.scid, this.remoteCids.active.cid)) return this.drop()
     this.retried = true
@@ -444,18 +535,42 @@ export class Connection {
     const space = this.spaces[spaceName]
     // RFC 9001 §4.9: packets of a discarded space are dropped.
     if (space === undefined) return this.drop()
-    if (header.form === "long" && header.version !== this.version) {
-      // RFC 9368 §4: a server may answer in the other (compatible) version; the client follows it once.
-      if (this.role === "client" && !this.receivedFromServer && type === "initial") this.switchVersion(header.version)
-      else return this.drop()
-    }
     if (type === "0rtt" && this.role === "client") return this.drop()
+    // Initial keys of another version, for a packet not in the connection's version.
+    let otherInitial: InitialKeys | undefined
+    let initialRead = space.read
+    if (header.form === "long" && header.version !== this.version) {
+      if (this.role === "client") {
+        // RFC 9368 §2.3, RFC 9369 §4.1: the server may answer in a compatible version
+        // (after some Initials in ours, e.g. a HelloRetryRequest); we follow its first
+        // Initial in it, while nothing of the handshake was derived in our version yet.
+        // The switch is kept only if the packet opens under that version's keys.
+        if (type !== "initial" || this.version !== this.originalVersion || this.spaces.handshake?.read !== undefined) {
+          return this.drop()
+        }
+        otherInitial = initialKeys(this.backend, header.version, this.retrySourceCid ?? this.originalDcid)
+        initialRead = otherInitial.server
+      } else if (header.version !== this.originalVersion) {
+        return this.drop()
+      } else if (type === "initial") {
+        // RFC 9369 §4.1: after moving to another version we still read the client's
+        // Initials in the one it started in, until it shows it heard us.
+        initialRead = this.originalInitialRead
+        if (initialRead === undefined) return this.drop()
+      } else if (type !== "0rtt") {
+        // RFC 9369 §4.1: Handshake packets must be in the negotiated version.
+        return this.drop()
+      }
+    } else if (type === "0rtt" && this.version !== this.originalVersion) {
+      // RFC 9369 §4.1: 0-RTT is never in the negotiated version, only in the original one.
+      return this.drop()
+    }
 
     const headerKey = type === "1rtt"
       ? this.oneRtt?.readHeader
       : type === "0rtt"
       ? this.zeroRttRead?.header
-      : space.read?.header
+      : initialRead?.header
     if (headerKey === undefined) return this.bufferPacket(datagram, header, remote, type)
 
     const start = header.start
@@ -484,9 +599,14 @@ export class Connection {
         return this.drop()
       }
     } else {
-      const key = type === "0rtt" ? this.zeroRttRead!.packet : space.read!.packet
+      const key = type === "0rtt" ? this.zeroRttRead!.packet : initialRead!.packet
       payloadEnd = openPacket(key, datagram, start, header.pnOffset, pnLength, header.end, pn)
       if (payloadEnd < 0) return this.drop()
+    }
+    if (otherInitial !== undefined) this.switchVersion((header as LongHeader).version, otherInitial)
+    // RFC 9369 §4.1: the original version's Initial keys go once a packet of the negotiated version opens.
+    if (this.originalInitialRead !== undefined && (header.form === "short" || header.version === this.version)) {
+      this.originalInitialRead = undefined
     }
 
     if (this.role === "client" && !this.receivedFromServer) {
@@ -560,10 +680,18 @@ export class Connection {
     this.retryBuffered(now)
   }
 
-  /** RFC 9368 §2.4: the server answered in another compatible version; Initial keys follow it. */
-  private switchVersion(version: QuicVersion): void {
+  /**
+   * Client (RFC 9368 §2.3, RFC 9369 §4.1): the server answered in another
+   * compatible version; every later packet of ours but 0-RTT is in it, and the
+   * Initial keys are that version's for the same DCID (the original one, or
+   * the Retry's SCID).
+   */
+  private switchVersion(version: QuicVersion, keys: InitialKeys): void {
     this.version = version
-    this.installInitialKeys(initialKeys(this.backend, version, this.retried ? this.remoteCids.active.cid : this.originalDcid))
+    this.installInitialKeys(keys)
+    if (this.qlog !== undefined) {
+      this.qlog.versionInformation(this.qlog.lastNow, "client", clientVersions(this.originalVersion).map((v) => v.number), version.number)
+    }
   }
 
   private drop(): void {
@@ -848,7 +976,8 @@ export class Connection {
           this.onHandshakeComplete(now)
           break
         case "SessionTicket":
-          this.onSessionTicket?.(event.ticket)
+          // RFC 9369 §5: the ticket belongs to the version this connection negotiated.
+          this.onSessionTicket?.({ ...event.ticket, quicVersion: this.version.number })
           break
       }
     }
@@ -878,8 +1007,10 @@ export class Connection {
     if (this.qlog !== undefined) this.qlogKeysInstalled(now, level, direction)
     const derive = () => deriveDirectionalKeys(this.backend, suite, this.version, secret)
     if (level === "early") {
-      if (direction === "write") this.zeroRttWrite = derive()
-      else this.zeroRttRead = derive()
+      // RFC 9369 §4.1: 0-RTT is in the original version, whatever the negotiation gives.
+      const keys = deriveDirectionalKeys(this.backend, suite, this.originalVersion, secret)
+      if (direction === "write") this.zeroRttWrite = keys
+      else this.zeroRttRead = keys
       return undefined
     }
     if (level === "handshake") {
@@ -926,6 +1057,20 @@ export class Connection {
         }
     )
     if (cidError !== undefined) return cidError
+    if (this.role === "client") {
+      // RFC 9368 §4 (downgrade prevention): the server's Chosen Version must be the
+      // version its packets are in. A server without version_information took part
+      // in no negotiation, so it must not have moved us.
+      const chosen = params.versionInformation?.chosenVersion
+      if (chosen === undefined ? this.version !== this.originalVersion : chosen !== this.version.number) {
+        return transportError(
+          TransportErrorCode.VERSION_NEGOTIATION_ERROR,
+          chosen === undefined
+            ? "server changed the version without version_information"
+            : `server's chosen version 0x${chosen.toString(16)} is not the version of its packets`
+        )
+      }
+    }
     if (this.peerParams !== undefined && this.role === "client") {
       // RFC 9000 §7.4.1: accepting 0-RTT promises the remembered limits were not reduced.
       const remembered = this.peerParams
@@ -1002,8 +1147,12 @@ export class Connection {
   private discardSpace(name: "initial" | "handshake", now: number): void {
     if (this.spaces[name] === undefined) return
     this.spaces[name] = undefined
-    // The ClientHello kept for a Retry (RFC 9000 §17.2.5.2) is no longer needed either.
-    if (name === "initial") this.initialCrypto.length = 0
+    // The ClientHello kept for a Retry (RFC 9000 §17.2.5.2) is no longer needed either,
+    // nor the client's Initial keys of the original version.
+    if (name === "initial") {
+      this.initialCrypto.length = 0
+      this.originalInitialRead = undefined
+    }
     this.recovery.discardSpace(name, now)
     if (this.qlog !== undefined) {
       this.qlog.keyDiscarded(now, `client_${name}_secret`)
@@ -1016,7 +1165,8 @@ export class Connection {
     this.newTokenIssued = true
     const sealer = this.tokenSealer
     if (sealer === undefined) return
-    this.pendingNewToken = sealer.seal("new-token", this.remote, now)
+    // RFC 9369 §5: the token is good for the negotiated version only.
+    this.pendingNewToken = sealer.seal("new-token", this.remote, now, undefined, undefined, this.version.number)
   }
 
   private cidLimit(): number {
@@ -1342,7 +1492,8 @@ export class Connection {
     } else {
       const type = name === "application" ? "0rtt" : name
       const token = type === "initial" && this.role === "client" ? this.token : EMPTY
-      lengthOffset = writeLongHeader(w, this.version, type, dcid, this.localCid, token, truncated, pnLength)
+      // RFC 9369 §4.1: a client never sends 0-RTT in the negotiated version.
+      lengthOffset = writeLongHeader(w, zeroRtt ? this.originalVersion : this.version, type, dcid, this.localCid, token, truncated, pnLength)
       pnOffset = lengthOffset + LONG_HEADER_LENGTH_FIELD
       keys = zeroRtt ? this.zeroRttWrite! : space.write!
     }
@@ -1646,7 +1797,8 @@ export class Connection {
     const trace = QlogTrace.open(init.qlog!, { side: init.role, odcid: init.originalDcid, now: init.now, unixMillis: init.unixMillis(init.now) })
     if (trace === undefined) return undefined
     trace.connectionStarted(init.now, init.remote, init.localCid.cid, init.remoteCid)
-    trace.versionInformation(init.now, init.role, supportedVersions.map((v) => v.number), init.version.number)
+    const versions = init.role === "server" ? init.versionPreference ?? supportedVersions : clientVersions(init.version)
+    trace.versionInformation(init.now, init.role, versions.map((v) => v.number), init.version.number)
     trace.stateUpdated(init.now, init.role === "client" ? "attempted" : "handshake_started")
     return trace
   }
@@ -1671,7 +1823,7 @@ export class Connection {
       : {
         packet_type: type,
         packet_number: packet.packetNumber,
-        version: this.version.number.toString(16).padStart(8, "0"),
+        version: (packet.zeroRtt ? this.originalVersion : this.version).number.toString(16).padStart(8, "0"),
         dcid,
         scid: toHex(this.localCid),
         ...(type === "initial" ? { token: { raw: { length: this.role === "client" ? this.token.length : 0 } } } : {})

@@ -4,6 +4,7 @@ import { connectionClosedError, type ConnectionClosedError, DatagramError } from
 import type { QuicStream } from "../../Stream.js"
 import { type ConnectionSignals, type Driver, type End, takeUntilEnd } from "./driver.js"
 import { makeQuicStream } from "./stream.js"
+import { QUIC_V1, QUIC_V2 } from "../packet/version.js"
 
 const closedError = (c: ConnectionSignals): ConnectionClosedError =>
   connectionClosedError(c.closeReason ?? { _tag: "EndpointClosed" })
@@ -64,6 +65,10 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
     side,
     alpn: Effect.sync(() => driver.endpoint.alpn(handle)),
     cipherSuite: Effect.sync(() => driver.endpoint.cipherSuite(handle)),
+    version: Effect.sync(() => {
+      const version = driver.endpoint.version(handle)
+      return version === QUIC_V1.number ? "v1" as const : version === QUIC_V2.number ? "v2" as const : undefined
+    }),
     peerCertificates: Effect.sync(() => driver.endpoint.peerCertificates(handle)),
     remoteAddress: Effect.sync(() => driver.endpoint.remoteAddress(handle)),
     openBi: open(true),

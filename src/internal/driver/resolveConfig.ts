@@ -16,6 +16,8 @@ import { type Certificate, parseCertificatePem } from "../x509/certificate.js"
 import { isX509Error } from "../x509/der.js"
 import { parsePrivateKeyPem } from "../x509/keys.js"
 
+const versionNumbers: Record<QuicConfig.QuicVersionName, number> = { v1: QUIC_V1.number, v2: QUIC_V2.number }
+
 const suites: Record<QuicConfig.CipherSuiteName, CipherSuite> = {
   aes128gcm: TLS_AES_128_GCM_SHA256,
   aes256gcm: TLS_AES_256_GCM_SHA384,
@@ -120,7 +122,9 @@ export const resolveConfig = (
         tickets: s.sessionTickets ? { count: 2, lifetime: 86_400, earlyData: s.earlyData } : undefined,
         newTokens: s.newTokens,
         maxConnections: s.maxConnections,
-        maxHandshakes: s.maxHandshakes
+        maxHandshakes: s.maxHandshakes,
+        // The preference order, each version once (the first mention wins).
+        versions: s.versions === undefined ? undefined : [...new Set(s.versions.map((v) => versionNumbers[v]))]
       }
     }
     let client: Core.ClientConfig | undefined
@@ -147,7 +151,7 @@ export const resolveConfig = (
         clientCertificate,
         earlyData: c.earlyData,
         ticketStore: c.resumption ? undefined : forgetTickets,
-        version: c.version === "v2" ? QUIC_V2.number : QUIC_V1.number
+        version: versionNumbers[c.version]
       }
     }
     const core: Core.EndpointConfig = {

@@ -1,7 +1,7 @@
 import { bytesEqual } from "../codec/bytes.js"
 import type { KeyShare, NamedGroup } from "../crypto/backend.js"
 import type { CipherSuite } from "../crypto/suite.js"
-import { transportError, TransportErrorCode } from "../errors.js"
+import { isTransportError, transportError, type TransportError, TransportErrorCode } from "../errors.js"
 import { FrameType } from "../frame/types.js"
 import { illegalParameter, isTlsAlert, missingExtension, type TlsAlert, tlsAlert } from "./alert.js"
 import { leafPublicKey, verifiedPeer } from "./certificates.js"
@@ -96,6 +96,20 @@ export interface TlsServerConfig extends TlsCommonConfig {
   readonly clientAuth?: "none" | "optional" | "required" | undefined
   readonly clientVerifier?: CertificateVerifier | undefined
   readonly tickets?: ServerTicketConfig | undefined
+  /**
+   * Called with the client's quic_transport_parameters once its ClientHello is
+   * accepted, before our flight is built: returns the parameters to send in
+   * their place (RFC 9368 §2.3: a server that moves the client to another
+   * version announces it as its chosen_version), an error that ends the
+   * handshake (RFC 9368 §4), or undefined to send `transportParameters`.
+   */
+  readonly onClientTransportParameters?: ((params: Uint8Array) => Uint8Array | TransportError | undefined) | undefined
+  /**
+   * The QUIC version of the connection now (RFC 9369 §5 binds tickets to it):
+   * offered tickets are opened under the version the client started in, ours
+   * are issued under the negotiated one. Version 1 when absent.
+   */
+  readonly quicVersion?: (() => number) | undefined
 }
 
 type State = "wait-client-hello" | "wait-second-client-hello" | "wait-certificate" | "wait-certificate-verify" | "wait-finished" | "connected"
@@ -130,6 +144,10 @@ export class TlsServer extends TlsSession {
 
   constructor(readonly config: TlsServerConfig) {
     super(config)
+  }
+
+  private quicVersion(): number {
+    return this.config.quicVersion?.() ?? 1
   }
 
   protected handle(level: CryptoLevel, message: HandshakeMessage, unixMillis: number): TlsFailure | undefined {
@@ -220,10 +238,18 @@ export class TlsServer extends TlsSession {
       this.serverName = name
     }
 
+    // Tickets are opened before any version switch below: a ticket is good only
+    // for the version the client started in (RFC 9369 §5).
     const psk = this.choosePsk(hello, message.raw, suite, unixMillis)
     if (isTlsAlert(psk)) return psk
     if (psk === undefined && ext(ExtensionType.signature_algorithms) === undefined) return missingExtension("signature_algorithms")
 
+    let ours = c.transportParameters
+    const answer = c.onClientTransportParameters?.(params)
+    if (answer !== undefined) {
+      if (isTransportError(answer)) return answer
+      ours = answer
+    }
     this.suite = suite
     this.alpn = alpn
     this.emit({ _tag: "PeerTransportParameters", data: params.slice() })
@@ -240,7 +266,7 @@ export class TlsServer extends TlsSession {
         this.keys("early", "read", suite, secret)
       }
     }
-    return this.serverFlight(hello, chosen.share, chosen.entry, psk, suite, alpn)
+    return this.serverFlight(hello, chosen.share, chosen.entry, psk, suite, alpn, ours)
   }
 
   private negotiateAlpn(data: Uint8Array | undefined): string | TlsAlert {
@@ -305,7 +331,7 @@ export class TlsServer extends TlsSession {
     if (isTlsAlert(offer)) return offer
     if (tickets === undefined || !modes.includes(PskKeyExchangeMode.psk_dhe_ke)) return undefined
     for (let index = 0; index < offer.identities.length; index++) {
-      const state = tickets.sealer.open(offer.identities[index]!.identity)
+      const state = tickets.sealer.open(offer.identities[index]!.identity, this.quicVersion())
       if (state === undefined || state.suite.hash !== suite.hash) continue
       if (unixMillis < state.createdAt || unixMillis >= state.createdAt + state.lifetime * 1000) continue
       const schedule = new KeySchedule(this.config.backend, suite.hash, state.psk)
@@ -335,7 +361,8 @@ export class TlsServer extends TlsSession {
     entry: KeyShareEntry,
     psk: PskChoice | undefined,
     suite: CipherSuite,
-    alpn: string
+    alpn: string,
+    transportParameters: Uint8Array
   ): TlsFailure | undefined {
     const c = this.config
     const backend = c.backend
@@ -363,7 +390,7 @@ export class TlsServer extends TlsSession {
 
     const eeExtensions: Array<Extension> = [
       { type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn([alpn]) },
-      { type: ExtensionType.quic_transport_parameters, data: c.transportParameters }
+      { type: ExtensionType.quic_transport_parameters, data: transportParameters }
     ]
     if (this.earlyDataAccepted) eeExtensions.push({ type: ExtensionType.early_data, data: EMPTY_EXTENSION })
     const flight: Array<Uint8Array> = [encodeEncryptedExtensions({ extensions: eeExtensions })]
@@ -496,7 +523,7 @@ export class TlsServer extends TlsSession {
       const extensions: Array<Extension> = tickets.earlyData
         ? [{ type: ExtensionType.early_data, data: encodeMaxEarlyData(0xffffffff) }]
         : []
-      this.send("application", encodeNewSessionTicket({ lifetime, ageAdd, nonce, ticket: tickets.sealer.seal(state), extensions }))
+      this.send("application", encodeNewSessionTicket({ lifetime, ageAdd, nonce, ticket: tickets.sealer.seal(state, this.quicVersion()), extensions }))
     }
   }
 }

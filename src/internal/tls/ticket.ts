@@ -32,6 +32,12 @@ export interface SessionTicket {
    * connection, which bound what a client may send in 0-RTT.
    */
   readonly transportParameters: Uint8Array
+  /**
+   * The QUIC version of the connection that received it (the negotiated one).
+   * RFC 9369 §5: a resuming client starts in that version, the only one the
+   * ticket is good for.
+   */
+  readonly quicVersion?: number | undefined
 }
 
 /** A store of tickets the client consults when it connects, keyed by server name. */
@@ -59,7 +65,6 @@ export interface TicketState {
   readonly id: Uint8Array
 }
 
-const EMPTY = new Uint8Array(0)
 const TICKET_FORMAT = 1
 const NONCE_LENGTH = 12
 
@@ -95,7 +100,16 @@ const decodeState = (bytes: Uint8Array): TicketState | undefined => {
   return { suite, psk, createdAt, lifetime, ageAdd, maxEarlyData, alpn, earlyDataContext, id }
 }
 
-/** Seals and opens ticket state with one server-wide key. */
+/** The associated data binding a ticket to the QUIC version it was issued under (RFC 9369 §5). */
+const versionData = (quicVersion: number): Uint8Array =>
+  Uint8Array.of(quicVersion >>> 24, (quicVersion >>> 16) & 0xff, (quicVersion >>> 8) & 0xff, quicVersion & 0xff)
+
+/**
+ * Seals and opens ticket state with one server-wide key. RFC 9369 §5: a
+ * ticket is only good for the QUIC version of the connection that issued it,
+ * so that version is the AEAD's associated data: opened under another, it
+ * does not open, and the handshake is a full one.
+ */
 export class TicketSealer {
   private readonly aead: Aead
 
@@ -106,20 +120,20 @@ export class TicketSealer {
     this.aead = backend.createAead("aes-256-gcm", key)
   }
 
-  seal(state: TicketState): Uint8Array {
+  seal(state: TicketState, quicVersion: number): Uint8Array {
     const plaintext = encodeState(state)
     const out = new Uint8Array(NONCE_LENGTH + plaintext.length + AEAD_TAG_LENGTH)
     const nonce = out.subarray(0, NONCE_LENGTH)
     this.backend.randomBytes(nonce)
-    this.aead.seal(nonce, EMPTY, plaintext, out, NONCE_LENGTH)
+    this.aead.seal(nonce, versionData(quicVersion), plaintext, out, NONCE_LENGTH)
     return out
   }
 
   /** The state inside `ticket`, or undefined for a ticket we did not issue (or one that was altered). */
-  open(ticket: Uint8Array): TicketState | undefined {
+  open(ticket: Uint8Array, quicVersion: number): TicketState | undefined {
     if (ticket.length < NONCE_LENGTH + AEAD_TAG_LENGTH) return undefined
     const out = new Uint8Array(ticket.length - NONCE_LENGTH - AEAD_TAG_LENGTH)
-    const ok = this.aead.open(ticket.subarray(0, NONCE_LENGTH), EMPTY, ticket.subarray(NONCE_LENGTH), out, 0)
+    const ok = this.aead.open(ticket.subarray(0, NONCE_LENGTH), versionData(quicVersion), ticket.subarray(NONCE_LENGTH), out, 0)
     return ok ? decodeState(out) : undefined
   }
 }
