@@ -1,3 +1,4 @@
+import type { SocketAddress } from "./address.js"
 import type { NamedGroup, PrivateKey } from "./crypto/backend.js"
 import type { CipherSuite } from "./crypto/suite.js"
 import { cipherSuites } from "./crypto/suite.js"
@@ -96,6 +97,14 @@ export interface ServerConfig extends CryptoConfig {
   /** Most connections at once, and most still handshaking (a Retry is sent or the Initial dropped beyond). */
   readonly maxConnections: number
   readonly maxHandshakes: number
+  /**
+   * RFC 9000 §9.6: addresses (at most one per family) offered to clients in
+   * the preferred_address transport parameter. The endpoint must receive on
+   * them: datagrams arriving there are handed to `handleDatagram` with that
+   * `local` address, and packets of a connection whose path moved there carry
+   * it as their `source`.
+   */
+  readonly preferredAddress?: { readonly ipv4?: SocketAddress | undefined; readonly ipv6?: SocketAddress | undefined } | undefined
 }
 
 export interface ClientConfig extends CryptoConfig {
@@ -107,6 +116,11 @@ export interface ClientConfig extends CryptoConfig {
   readonly earlyData: boolean
   /** The QUIC version to start with; the other supported one is accepted by compatible negotiation. */
   readonly version: number
+  /**
+   * RFC 9000 §9.6.1: move to the server's preferred address once the
+   * handshake is confirmed (after validating the path to it). Default true.
+   */
+  readonly migrateToPreferredAddress?: boolean | undefined
 }
 
 export interface EndpointConfig {
