@@ -147,7 +147,8 @@ export const resolveConfig = (
         clientCertificate,
         earlyData: c.earlyData,
         ticketStore: c.resumption ? undefined : forgetTickets,
-        version: c.version === "v2" ? QUIC_V2.number : QUIC_V1.number
+        version: c.version === "v2" ? QUIC_V2.number : QUIC_V1.number,
+        migrateToPreferredAddress: c.migrateToPreferredAddress
       }
     }
     const core: Core.EndpointConfig = {
