@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { SocketAddress } from "../../src/internal/address.js"
-import { addressKey } from "../../src/internal/address.js"
+import { addressKey, formatIpv6, ipv4Bytes, ipv6Bytes } from "../../src/internal/address.js"
 import type { Connection } from "../../src/internal/connection/connection.js"
 import type { QuicEndpoint } from "../../src/internal/endpoint.js"
 import { initialWindow } from "../../src/internal/recovery/congestion/controller.js"
@@ -142,19 +142,23 @@ describe("server preferred_address (RFC 9000 §9.6)", () => {
     const fromPreferred = sent(network.wire, PREFERRED, CLIENT)
     const fromOriginal = sent(network.wire, SERVER, CLIENT)
     expect(fromPreferred.length).toBeGreaterThan(100)
+    const firstPreferred = fromPreferred[0]!.at
     // §9.6.2: the server probed the path from its preferred address (its own PATH_CHALLENGE, answered).
     expect(frames(client, conn)["PathChallenge"]).toBeGreaterThanOrEqual(1)
     expect(frames(server, transfer.conn)["PathResponse"]).toBeGreaterThanOrEqual(1)
     // §9.6.2: it kept sending from the original address while validating, then switched for good
     // within a few round trips (20 ms each) of the client's first probe.
-    const firstPreferred = fromPreferred[0]!.at
     const lastOriginal = fromOriginal[fromOriginal.length - 1]!.at
     expect(fromOriginal.some((o) => o.at > firstPreferred)).toBe(true)
     expect(lastOriginal - firstPreferred).toBeLessThan(100_000)
     expect(fromPreferred.filter((o) => o.at > lastOriginal).length).toBeGreaterThan(100)
-    // §9.5: a new local address, a new CID of the client's; the one of the old path is retired.
+    // §9.5: a new local address, a new CID of the client's (from the first PATH_RESPONSE on), kept
+    // for the move; the one of the old path is retired.
     const oldCid = shortDcid(fromOriginal[fromOriginal.length - 1]!.data)
-    expect(shortDcid(fromPreferred[fromPreferred.length - 1]!.data)).not.toEqual(oldCid)
+    const newCids = new Set(fromPreferred.map((o) => addressKey({ address: Buffer.from(shortDcid(o.data)).toString("hex"), port: 0 })))
+    expect(newCids.size).toBe(1)
+    expect(shortDcid(fromPreferred[0]!.data)).not.toEqual(oldCid)
+    expect(shortDcid(fromPreferred[0]!.data)).not.toEqual(shortDcid(fromOriginal.find((o) => o.at >= firstPreferred)!.data))
     expect(frames(client, conn)["RetireConnectionId"]).toBeGreaterThanOrEqual(1)
     expect(server.remoteAddress(transfer.conn)).toEqual(CLIENT)
     expect(eventsTagged(network, SERVER, "PeerAddressChanged")).toEqual([])
@@ -228,5 +232,29 @@ describe("server preferred_address (RFC 9000 §9.6)", () => {
     v6only.network.run(() => false, 3_000_000)
     expect(v6only.client.remoteAddress(v6only.conn)).toEqual(SERVER)
     expect(sent(v6only.network.wire, CLIENT, PREFERRED_V6)).toEqual([])
+  })
+})
+
+describe("preferred_address address text (RFC 9000 §18.2, RFC 5952)", () => {
+  it("IPv4 and IPv6 literals go to wire bytes and IPv6 comes back in the form sockets report", () => {
+    expect(Array.from(ipv4Bytes("192.0.2.7")!)).toEqual([192, 0, 2, 7])
+    expect(ipv4Bytes("256.0.0.1")).toBeUndefined()
+    expect(ipv4Bytes("::1")).toBeUndefined()
+    for (const [text, canonical] of [
+      ["::1", "::1"],
+      ["::", "::"],
+      ["fd00::9", "fd00::9"],
+      ["2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
+      ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"],
+      ["::ffff:192.0.2.1", "::ffff:c000:201"]
+    ] as const) {
+      const bytes = ipv6Bytes(text)!
+      expect(bytes.length).toBe(16)
+      expect(formatIpv6(bytes)).toBe(canonical)
+      expect(ipv6Bytes(canonical)).toEqual(bytes)
+    }
+    expect(ipv6Bytes("1::2::3")).toBeUndefined()
+    expect(ipv6Bytes("1:2:3:4:5:6:7:8:9")).toBeUndefined()
+    expect(ipv6Bytes("192.0.2.1")).toBeUndefined()
   })
 })

@@ -268,6 +268,12 @@ export class Connection {
   private readonly migrateToPreferred: boolean
   /** Client: the server's preferred address in our family, to probe once the handshake is confirmed. */
   private preferredTarget: SocketAddress | undefined
+  /**
+   * Server: a CID of the client's taken for answering from one of our other
+   * local addresses (RFC 9000 §9.5: one CID per local address), kept for the
+   * validation of that path if the client moves there.
+   */
+  private offPathCid: { readonly path: Path; readonly cid: RemoteCid } | undefined
   /** Client: the server's address before we moved to its preferred one; its delayed packets are still accepted. */
   private formerServerAddress: SocketAddress | undefined
   private pendingNewToken: Uint8Array | undefined
@@ -951,7 +957,30 @@ export class Connection {
    */
   private onLocalAddressChange(now: number, local: SocketAddress | undefined): void {
     if (this.role !== "server" || this.pathValidation !== undefined) return
-    this.startMoveValidation(now, { remote: this.remote, local }, this.remoteCids.take())
+    const path = { remote: this.remote, local }
+    const cid = this.cidFromOtherLocal(path)
+    this.offPathCid = undefined
+    this.startMoveValidation(now, path, cid)
+  }
+
+  /**
+   * RFC 9000 §9.5: "An endpoint MUST NOT reuse a connection ID when sending
+   * from more than one local address". The CID for packets on `path` when it
+   * leaves from another local address of ours than the current path's: one
+   * taken for it (undefined, the active one, when the client gave no spare).
+   */
+  private cidFromOtherLocal(path: Path): RemoteCid | undefined {
+    if (sameLocal(path.local, this.local)) return undefined
+    const held = this.offPathCid
+    if (held !== undefined) {
+      if (sameAddress(held.path.remote, path.remote) && sameLocal(held.path.local, path.local)) return held.cid
+      // Another path now: the CID used toward the old one is not used again.
+      this.remoteCids.discard(held.cid)
+      this.offPathCid = undefined
+    }
+    const cid = this.remoteCids.take()
+    if (cid !== undefined) this.offPathCid = { path, cid }
+    return cid
   }
 
   /**
@@ -1514,7 +1543,7 @@ export class Connection {
       if (sameAddress(response.remote, path.remote) && sameLocal(response.local, path.local)) size = Math.min(size, response.allowance)
     }
     const w = new BufferWriter(buffer.subarray(0, Math.max(size, 64)))
-    const dcid = challenging && validation.cid !== undefined ? validation.cid.cid : undefined
+    const dcid = challenging && validation.cid !== undefined ? validation.cid.cid : this.cidFromOtherLocal(path)?.cid
     const packet = this.startPacket(w, this.spaces.application, false, dcid)
     for (let i = 0; i < this.pendingPathResponses.length;) {
       const response = this.pendingPathResponses[i]!
