@@ -1,11 +1,12 @@
 import { it } from "@effect/vitest"
-import { Effect, Fiber, Stream, TestClock } from "effect"
+import { Effect, Either, Fiber, Schema, Stream, TestClock } from "effect"
 import { describe, expect } from "vitest"
 import type { Connection } from "../../src/Connection.js"
 import * as Endpoint from "../../src/Endpoint.js"
 import * as MemoryNetwork from "../../src/MemoryNetwork.js"
 import * as NodeCrypto from "../../src/NodeCrypto.js"
 import * as NodeUdpSocket from "../../src/NodeUdpSocket.js"
+import * as QuicConfig from "../../src/QuicConfig.js"
 import { UdpSocket } from "../../src/UdpSocket.js"
 import { awaitDriven, echoServer, envWith, equalBytes, pattern } from "./drive.js"
 import { CLIENT, clientConfig, endpointAt, NOW, SERVER, serverConfig } from "./support.js"
@@ -93,6 +94,18 @@ it.layer(envWith({ conditions: { latency: "10 millis" }, seed: 3 }))("preferred 
       )
       expect(String(exit)).toContain("preferredAddress")
     }))
+})
+
+describe("ServerConfig.preferredAddress schema", () => {
+  const decode = Schema.decodeUnknownEither(QuicConfig.PreferredAddress)
+  it("takes an IPv4 and/or an IPv6 address with a port, and nothing else", () => {
+    expect(Either.isRight(decode({ ipv4: "192.0.2.7:4434" }))).toBe(true)
+    expect(Either.isRight(decode({ ipv6: "[2001:db8::7]:4434" }))).toBe(true)
+    expect(Either.isRight(decode({ ipv4: "127.0.0.1:0", ipv6: "[::1]:0" }))).toBe(true)
+    for (const bad of [{}, { ipv4: "192.0.2.7" }, { ipv4: "300.0.0.1:1" }, { ipv4: "[::1]:1" }, { ipv6: "::1:4434" }, { ipv6: "[::1]:70000" }]) {
+      expect(Either.isLeft(decode(bad))).toBe(true)
+    }
+  })
 })
 
 describe("preferred address on real sockets", () => {
