@@ -58,6 +58,11 @@ export interface Connection {
   readonly version: Effect.Effect<QuicVersionName | undefined>
   /** The peer's certificate chain (DER, leaf first), when it sent one. */
   readonly peerCertificates: Effect.Effect<ReadonlyArray<Uint8Array>>
+  /**
+   * The peer's address on the current path: it follows a client's NAT
+   * rebinding on a server, and on a client the move to a server's preferred
+   * address (RFC 9000 §9.6) once the path to it validated.
+   */
   readonly remoteAddress: Effect.Effect<SocketAddress | undefined>
   /** Opens a bidirectional stream, waiting while the peer's stream limit is reached; closing the scope finishes it. */
   readonly openBi: Effect.Effect<QuicStream, ConnectionClosedError, Scope.Scope>

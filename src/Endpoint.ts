@@ -97,6 +97,13 @@ export const Endpoint: Context.Tag<Endpoint, Endpoint> = Context.GenericTag<Endp
  * closes every connection (CONNECTION_CLOSE with code 0 is sent) before the
  * socket is released.
  *
+ * A server with `server.preferredAddress` (RFC 9000 §9.6) also binds a
+ * socket at each preferred address, of the same kind as the context's
+ * (`NodeUdpSocket`: the same options; `MemoryNetwork`: the same network;
+ * any other socket: a `ConfigError`), released with the endpoint. It
+ * receives on all of them and sends each connection's packets from the
+ * address its client validated.
+ *
  * @since 0.1.0
  * @category constructors
  */

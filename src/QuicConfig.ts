@@ -147,6 +147,55 @@ export const TransportConfig = Schema.Struct({
  */
 export type TransportConfig = typeof TransportConfig.Type
 
+const ipv4Address = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/
+const ipv6Address = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/
+
+const portOk = (port: string) => Number(port) <= 65535
+
+/**
+ * An IPv4 address and port, `"192.0.2.1:4434"` (port 0: any free port).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Ipv4SocketAddress = Schema.String.pipe(
+  Schema.filter((s) => {
+    const m = ipv4Address.exec(s)
+    return m !== null && m.slice(1, 5).every((octet) => Number(octet) <= 255) && portOk(m[5]!)
+  }, { message: () => "an IPv4 address and port, like \"192.0.2.1:4434\"" })
+)
+
+/**
+ * An IPv6 address and port, `"[2001:db8::1]:4434"` (port 0: any free port).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Ipv6SocketAddress = Schema.String.pipe(
+  Schema.filter((s) => {
+    const m = ipv6Address.exec(s)
+    return m !== null && m[1]!.includes(":") && portOk(m[2]!)
+  }, { message: () => "an IPv6 address in brackets and a port, like \"[2001:db8::1]:4434\"" })
+)
+
+/**
+ * A server's preferred address (RFC 9000 §9.6): an IPv4 and/or an IPv6
+ * address with a port, offered to clients in the preferred_address
+ * transport parameter. The endpoint binds a second socket of the same kind
+ * as its own (`NodeUdpSocket` or `MemoryNetwork`) at each address and
+ * receives and sends there too; port 0 binds a free port, which is then the
+ * one offered. Clients move there after the handshake; the server itself
+ * never moves a connection (§9.6.1), it answers on the path the client
+ * validated.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PreferredAddress = Schema.Struct({
+  ipv4: Schema.optional(Ipv4SocketAddress),
+  ipv6: Schema.optional(Ipv6SocketAddress)
+}).pipe(Schema.filter((p) => p.ipv4 !== undefined || p.ipv6 !== undefined, { message: () => "an ipv4 or an ipv6 address" }))
+
 /**
  * Server settings.
  *
@@ -180,7 +229,9 @@ export const ServerConfig = Schema.Struct({
    * default): both versions, and every client is answered in the version it
    * started in.
    */
-  versions: Schema.optional(Schema.Array(QuicVersionName).pipe(Schema.minItems(1)))
+  versions: Schema.optional(Schema.Array(QuicVersionName).pipe(Schema.minItems(1))),
+  /** Addresses clients are asked to move to after the handshake (RFC 9000 §9.6); see {@link PreferredAddress}. */
+  preferredAddress: Schema.optional(PreferredAddress)
 })
 
 /**
@@ -214,7 +265,14 @@ export const ClientConfig = Schema.Struct({
    * The QUIC version of the first Initial; the other is offered in
    * version_information, and followed when the server moves us to it (RFC 9368).
    */
-  version: Schema.optionalWith(QuicVersionName, { default: () => "v1" as const })
+  version: Schema.optionalWith(QuicVersionName, { default: () => "v1" as const }),
+  /**
+   * Move to the server's preferred address, in the address family in use,
+   * once the handshake is confirmed and the path to it validates (RFC 9000
+   * §9.6.1). `transport.disableActiveMigration` also keeps the client where
+   * it is.
+   */
+  migrateToPreferredAddress: Schema.optionalWith(Schema.Boolean, { default: () => true })
 })
 
 /**

@@ -1,3 +1,4 @@
+import type { SocketAddress } from "./address.js"
 import type { NamedGroup, PrivateKey } from "./crypto/backend.js"
 import type { CipherSuite } from "./crypto/suite.js"
 import { cipherSuites } from "./crypto/suite.js"
@@ -105,6 +106,14 @@ export interface ServerConfig extends CryptoConfig {
    * supported version, and each client is answered in the version it started in.
    */
   readonly versions?: ReadonlyArray<number> | undefined
+  /**
+   * RFC 9000 §9.6: addresses (at most one per family) offered to clients in
+   * the preferred_address transport parameter. The endpoint must receive on
+   * them: datagrams arriving there are handed to `handleDatagram` with that
+   * `local` address, and packets of a connection whose path moved there carry
+   * it as their `source`.
+   */
+  readonly preferredAddress?: { readonly ipv4?: SocketAddress | undefined; readonly ipv6?: SocketAddress | undefined } | undefined
 }
 
 export interface ClientConfig extends CryptoConfig {
@@ -116,6 +125,11 @@ export interface ClientConfig extends CryptoConfig {
   readonly earlyData: boolean
   /** The QUIC version to start with; the other supported one is accepted by compatible negotiation. */
   readonly version: number
+  /**
+   * RFC 9000 §9.6.1: move to the server's preferred address once the
+   * handshake is confirmed (after validating the path to it). Default true.
+   */
+  readonly migrateToPreferredAddress?: boolean | undefined
 }
 
 export interface EndpointConfig {

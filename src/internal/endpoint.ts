@@ -1,4 +1,4 @@
-import { sameAddress, type SocketAddress } from "./address.js"
+import { ipv4Bytes, ipv6Bytes, sameAddress, sameLocal, type SocketAddress } from "./address.js"
 import type { EndpointConfig } from "./config.js"
 import type { CryptoBackend } from "./crypto/backend.js"
 import type { CidIssuer } from "./connection/cids.js"
@@ -37,7 +37,13 @@ export class OutgoingPacket {
     readonly destination: SocketAddress,
     readonly data: Uint8Array,
     /** Set when `data` holds several datagrams of this size. */
-    readonly segmentSize: number | undefined
+    readonly segmentSize: number | undefined,
+    /**
+     * The local address to send from: one of the server's preferred addresses
+     * (the path of the connection moved there, or a datagram arrived there);
+     * undefined: the endpoint's primary address, wherever it is bound now.
+     */
+    readonly source: SocketAddress | undefined = undefined
   ) {}
 
   *datagrams(): IterableIterator<Uint8Array> {
@@ -170,6 +176,27 @@ export class QuicEndpoint {
       this.serverVersions = known as ReadonlyArray<QuicVersion>
     }
     this.offeredVersions = (this.serverVersions ?? supportedVersions).map((v) => v.number)
+    const preferred = config.server?.preferredAddress
+    if (preferred !== undefined) {
+      if (preferred.ipv4 === undefined && preferred.ipv6 === undefined) throw new RangeError("preferredAddress needs an IPv4 or an IPv6 address")
+      if (preferred.ipv4 !== undefined && ipv4Bytes(preferred.ipv4.address) === undefined) throw new RangeError("preferredAddress.ipv4 is not an IPv4 address")
+      if (preferred.ipv6 !== undefined && ipv6Bytes(preferred.ipv6.address) === undefined) throw new RangeError("preferredAddress.ipv6 is not an IPv6 address")
+      this.extraLocals = [preferred.ipv4, preferred.ipv6].filter((a): a is SocketAddress => a !== undefined)
+    } else this.extraLocals = []
+  }
+
+  /** The server's preferred addresses: local addresses besides the primary one that datagrams arrive on. */
+  private readonly extraLocals: ReadonlyArray<SocketAddress>
+
+  /**
+   * The path's local address as the core keeps it: one of the preferred
+   * addresses, or undefined for the primary address (which a driver may
+   * rebind under us, so the core never names it).
+   */
+  private localOf(local: SocketAddress | undefined): SocketAddress | undefined {
+    if (local === undefined) return undefined
+    for (const extra of this.extraLocals) if (sameAddress(extra, local)) return extra
+    return undefined
   }
 
   private randomBytes(length: number): Uint8Array {
@@ -202,8 +229,14 @@ export class QuicEndpoint {
 
   // ---- input -----------------------------------------------------------------
 
-  /** A datagram arrived from `peer`. Never throws; `bytes` may be modified in place. */
-  handleDatagram(now: number, bytes: Uint8Array, peer: SocketAddress): void {
+  /**
+   * A datagram arrived from `peer`. Never throws; `bytes` may be modified in
+   * place. `local`: the local address it arrived on, when the endpoint
+   * receives on more than one (a server's preferred address, RFC 9000 §9.6);
+   * omitted (or the primary address) for the endpoint's own socket.
+   */
+  handleDatagram(now: number, bytes: Uint8Array, peer: SocketAddress, local?: SocketAddress): void {
+    const path = this.extraLocals.length === 0 ? undefined : this.localOf(local)
     const first = parsePacketHeader(bytes, 0, this.config.connectionIdLength)
     if (isPacketDropped(first)) {
       this.droppedDatagrams++
@@ -219,21 +252,21 @@ export class QuicEndpoint {
         this.onePacket[0] = first
         packets = this.onePacket
       } else packets = splitDatagram(bytes, this.config.connectionIdLength).packets
-      connection.handleDatagram(now, peer, bytes, packets)
+      connection.handleDatagram(now, peer, path, bytes, packets)
       this.afterConnectionCall(connection)
       return
     }
     switch (first.form) {
       case "long":
-        if (first.type === "initial") return this.acceptInitial(now, bytes, peer, first)
+        if (first.type === "initial") return this.acceptInitial(now, bytes, peer, path, first)
         break
       case "unsupported-version":
         // RFC 9000 §6.1: answer with Version Negotiation, only for datagrams that could carry an Initial.
-        if (this.config.server !== undefined && bytes.length >= MIN_INITIAL_DATAGRAM) return this.sendVersionNegotiation(peer, first.scid, first.dcid)
+        if (this.config.server !== undefined && bytes.length >= MIN_INITIAL_DATAGRAM) return this.sendVersionNegotiation(peer, path, first.scid, first.dcid)
         break
       case "short":
         if (this.checkStatelessReset(bytes)) return
-        return this.sendStatelessReset(now, bytes, first.dcid, peer)
+        return this.sendStatelessReset(now, bytes, first.dcid, peer, path)
       default:
         break
     }
@@ -241,8 +274,8 @@ export class QuicEndpoint {
   }
 
   /** RFC 9000 §6.1: the versions we speak, for a client that started in another. */
-  private sendVersionNegotiation(peer: SocketAddress, clientScid: Uint8Array, clientDcid: Uint8Array): void {
-    this.queue(new OutgoingPacket(peer, encodeVersionNegotiation(clientScid, clientDcid, this.offeredVersions, this.random.u32()), undefined))
+  private sendVersionNegotiation(peer: SocketAddress, local: SocketAddress | undefined, clientScid: Uint8Array, clientDcid: Uint8Array): void {
+    this.queue(new OutgoingPacket(peer, encodeVersionNegotiation(clientScid, clientDcid, this.offeredVersions, this.random.u32()), undefined, local))
   }
 
   /** RFC 9000 §10.3.1: an unroutable datagram may be a stateless reset for one of our connections. */
@@ -258,7 +291,7 @@ export class QuicEndpoint {
     return false
   }
 
-  private sendStatelessReset(now: number, bytes: Uint8Array, dcid: Uint8Array, peer: SocketAddress): void {
+  private sendStatelessReset(now: number, bytes: Uint8Array, dcid: Uint8Array, peer: SocketAddress, local: SocketAddress | undefined): void {
     // RFC 9000 §10.3.3: the reset must be smaller than what triggered it (so two endpoints
     // cannot loop) and look like any short-header packet.
     if (bytes.length <= MIN_STATELESS_RESET || dcid.length === 0) {
@@ -275,10 +308,10 @@ export class QuicEndpoint {
     const reset = this.randomBytes(size)
     reset[0] = 0x40 | (reset[0]! & 0x3f)
     reset.set(this.resetTokenFor(dcid), size - 16)
-    this.queue(new OutgoingPacket(peer, reset, undefined))
+    this.queue(new OutgoingPacket(peer, reset, undefined, local))
   }
 
-  private acceptInitial(now: number, bytes: Uint8Array, peer: SocketAddress, header: LongHeader): void {
+  private acceptInitial(now: number, bytes: Uint8Array, peer: SocketAddress, local: SocketAddress | undefined, header: LongHeader): void {
     const server = this.config.server
     if (server === undefined || bytes.length < MIN_INITIAL_DATAGRAM || header.dcid.length < MIN_INITIAL_DCID) {
       this.droppedDatagrams++
@@ -286,7 +319,7 @@ export class QuicEndpoint {
     }
     // A version we support but were configured not to speak is answered like an unknown one (RFC 9000 §6.1).
     if (this.serverVersions !== undefined && !this.serverVersions.includes(header.version)) {
-      return this.sendVersionNegotiation(peer, header.scid, header.dcid)
+      return this.sendVersionNegotiation(peer, local, header.scid, header.dcid)
     }
     if (this.connections.size >= server.maxConnections || this.handshaking.size >= server.maxHandshakes) {
       this.droppedDatagrams++
@@ -317,12 +350,12 @@ export class QuicEndpoint {
     if (server.retry && !validated) {
       const scid = this.randomBytes(this.config.connectionIdLength)
       const token = this.tokenSealer!.seal("retry", peer, now, header.dcid, scid, header.version.number)
-      this.queue(new OutgoingPacket(peer, encodeRetry(this.backend, header.version, header.scid, scid, token, header.dcid, this.random.u32()), undefined))
+      this.queue(new OutgoingPacket(peer, encodeRetry(this.backend, header.version, header.scid, scid, token, header.dcid, this.random.u32()), undefined, local))
       return
     }
 
     const handle = this.nextHandle++
-    const local = this.generateCid()
+    const localCid = this.generateCid()
     const tickets = server.tickets
     const connection = new Connection({
       handle,
@@ -333,7 +366,9 @@ export class QuicEndpoint {
       random: this.random,
       now,
       remote: peer,
-      localCid: { sequence: 0, cid: local },
+      local,
+      preferredAddress: server.preferredAddress,
+      localCid: { sequence: 0, cid: localCid },
       remoteCid: header.scid.slice(),
       originalDcid,
       initialDcid: header.dcid.slice(),
@@ -373,14 +408,14 @@ export class QuicEndpoint {
     })
     this.connections.set(handle, connection)
     this.handshaking.add(handle)
-    this.register(handle, local)
+    this.register(handle, localCid)
     // Retransmitted Initials still carry the client's chosen DCID until it hears from us.
     const clientDcid = cidKey(header.dcid)
     this.byCid.set(clientDcid, handle)
     this.clientDcidOf.set(handle, clientDcid)
     this.events.push({ _tag: "NewConnection", connection: handle, remote: peer })
     const { packets } = splitDatagram(bytes, this.config.connectionIdLength)
-    connection.handleDatagram(now, peer, bytes, packets)
+    connection.handleDatagram(now, peer, local, bytes, packets)
     this.afterConnectionCall(connection)
   }
 
@@ -448,6 +483,7 @@ export class QuicEndpoint {
       qlog: this.config.qlog,
       onNewToken: (t) => this.clientTokens.set(serverName, { token: t, version: this.connections.get(handle)?.version.number ?? version.number }),
       onSessionTicket: (ticket) => this.ticketStore.put(ticket),
+      migrateToPreferredAddress: client.migrateToPreferredAddress,
       rememberedParameters: session !== undefined && client.earlyData ? session.transportParameters : undefined,
       makeTls: (transportParameters) =>
         new TlsClient({
@@ -559,9 +595,9 @@ export class QuicEndpoint {
     while (count < max) {
       const next = connection.pollTransmit(now, scratch.subarray(used, used + size))
       if (next === undefined) break
-      if (!sameAddress(next.destination, first.destination)) {
+      if (!sameAddress(next.destination, first.destination) || !sameLocal(next.source, first.source)) {
         // Another path (a probe while migrating): its own datagram, after this batch.
-        this.strayPacket = new OutgoingPacket(next.destination, scratch.slice(used, used + next.length), undefined)
+        this.strayPacket = new OutgoingPacket(next.destination, scratch.slice(used, used + next.length), undefined, next.source)
         break
       }
       used += next.length
@@ -571,7 +607,7 @@ export class QuicEndpoint {
     }
     this.afterConnectionCall(connection, false)
     // Only the bytes used are copied out: the scratch is reused, the packet may wait in a socket queue.
-    return new OutgoingPacket(first.destination, scratch.slice(0, used), count > 1 ? size : undefined)
+    return new OutgoingPacket(first.destination, scratch.slice(0, used), count > 1 ? size : undefined, first.source)
   }
 
   /** The next datagram(s) to send, or undefined when the queue is empty. */

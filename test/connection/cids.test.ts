@@ -317,3 +317,44 @@ describe("RemoteCids (RFC 9000 §5.1.1, §5.1.2, §19.15)", () => {
     expect(remote.active.resetToken).toEqual(tokenOf(1))
   })
 })
+
+describe("CIDs of a preferred address (RFC 9000 §5.1.1, §9.5, §9.6)", () => {
+  it("the server's preferred-address CID is sequence 1, issued (routed) but not announced, and counts toward the limit", () => {
+    const { local } = makeLocal()
+    const issued = local.issueForPreferredAddress()
+    expect(issued.sequence).toBe(1)
+    expect(local.added).toEqual([issued.cid])
+    expect(local.pendingAnnouncements).toEqual([])
+    local.replenish(4)
+    expect(sequences(local)).toEqual([0, 1, 2, 3])
+    expect(local.pendingAnnouncements.map((c) => c.sequence)).toEqual([2, 3])
+  })
+
+  it("take reserves a spare for a probed path; switchTo moves to it retiring the old one; discard retires it unused", () => {
+    const remote = new RemoteCids(cidOf(0), 4)
+    expect(remote.onNewConnectionId(1, 0, cidOf(1), tokenOf(1))).toBeUndefined()
+    expect(remote.onNewConnectionId(2, 0, cidOf(2), tokenOf(2))).toBeUndefined()
+    const taken = remote.take(1)!
+    expect(taken.sequence).toBe(1)
+    expect(remote.spareCount).toBe(1)
+    // A repeated NEW_CONNECTION_ID for a taken sequence is recognised, not added again.
+    expect(remote.onNewConnectionId(1, 0, cidOf(1), tokenOf(1))).toBeUndefined()
+    expect(remote.spareCount).toBe(1)
+    // Taken CIDs still count toward our limit (4): 0 active, 1 taken, 2 and 3 spare, 4 is one too many.
+    expect(remote.onNewConnectionId(3, 0, cidOf(3), tokenOf(3))).toBeUndefined()
+    expect(remote.onNewConnectionId(4, 0, cidOf(4), tokenOf(4))?.code).toBe(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR)
+
+    const other = new RemoteCids(cidOf(0), 4)
+    other.onNewConnectionId(1, 0, cidOf(1), tokenOf(1))
+    other.onNewConnectionId(2, 0, cidOf(2), tokenOf(2))
+    other.switchTo(other.take(1)!)
+    expect(other.active.cid).toEqual(cidOf(1))
+    expect(other.pendingRetirements).toEqual([0])
+    const unused = other.take()!
+    expect(unused.sequence).toBe(2)
+    other.discard(unused)
+    expect(other.pendingRetirements).toEqual([0, 2])
+    expect(other.active.cid).toEqual(cidOf(1))
+    expect(other.take()).toBeUndefined()
+  })
+})

@@ -93,6 +93,15 @@ export class Network {
     return endpoint
   }
 
+  /**
+   * Another address `endpoint` receives on (a server's preferred address):
+   * datagrams to it are handed over with it as their local address, and
+   * packets whose `source` it is leave from it.
+   */
+  addAddress(address: SocketAddress, endpoint: QuicEndpoint): void {
+    this.endpoints.set(addressKey(address), endpoint)
+  }
+
   /** Moves `endpoint` to a new address (NAT rebinding): later datagrams from it come from `to`. */
   rebind(from: SocketAddress, to: SocketAddress): void {
     const endpoint = this.endpoints.get(addressKey(from))!
@@ -114,7 +123,8 @@ export class Network {
     }
     endpoint.flush(this.now)
     for (let packet = endpoint.pollSend(); packet !== undefined; packet = endpoint.pollSend()) {
-      for (const datagram of packet.datagrams()) this.send(endpoint.localAddress, packet.destination, datagram.slice())
+      const from = packet.source ?? endpoint.localAddress
+      for (const datagram of packet.datagrams()) this.send(from, packet.destination, datagram.slice())
     }
     // Events raised by sending (e.g. DatagramsUnblocked).
     for (let event = endpoint.pollEvent(); event !== undefined; event = endpoint.pollEvent()) {
@@ -173,7 +183,7 @@ export class Network {
         const packet = this.queue.shift()!
         const endpoint = this.endpoints.get(addressKey(packet.to))
         if (endpoint === undefined) continue
-        endpoint.handleDatagram(this.now, packet.data, packet.from)
+        endpoint.handleDatagram(this.now, packet.data, packet.from, packet.to)
         this.drain(endpoint)
       }
       for (const endpoint of this.endpoints.values()) {

@@ -65,6 +65,19 @@ export class LocalCids {
     }
   }
 
+  /**
+   * RFC 9000 §5.1.1: the connection ID of a server's preferred_address
+   * transport parameter has sequence number 1 and counts as issued; it is
+   * announced by the parameter, not by a NEW_CONNECTION_ID frame. Call right
+   * after construction.
+   */
+  issueForPreferredAddress(): IssuedCid {
+    const issued = { sequence: this.nextSequence++, cid: this.issuer.generate() }
+    this.active.push(issued)
+    this.added.push(issued.cid)
+    return issued
+  }
+
   /** Whether a NEW_CONNECTION_ID for `sequence` still needs (re)sending after a loss. */
   isActive(sequence: number): boolean {
     return this.get(sequence) !== undefined
@@ -116,6 +129,8 @@ export interface RemoteCid {
 export class RemoteCids {
   /** Spare CIDs, in the order they arrived; no more than our active_connection_id_limit. */
   private readonly available: Array<RemoteCid> = []
+  /** Spares taken for a path being probed (`take`), until `switchTo` or `discard`. */
+  private readonly taken: Array<RemoteCid> = []
   private current: RemoteCid
   private retirePriorTo = 0
   /** Sequences we retired; a repeated NEW_CONNECTION_ID for one is ignored (§19.15). */
@@ -164,7 +179,9 @@ export class RemoteCids {
   }
 
   onNewConnectionId(sequence: number, retirePriorTo: number, cid: Uint8Array, resetToken: Uint8Array): TransportError | undefined {
-    const known = sequence === this.current.sequence ? this.current : this.available.find((entry) => entry.sequence === sequence)
+    const known = sequence === this.current.sequence
+      ? this.current
+      : this.available.find((entry) => entry.sequence === sequence) ?? this.taken.find((entry) => entry.sequence === sequence)
     if (this.retiredSequences.has(sequence)) return undefined
     if (known !== undefined) {
       // §19.15: the same sequence number must always carry the same CID.
@@ -195,7 +212,7 @@ export class RemoteCids {
       }
     }
     // §5.1.1: more active CIDs than our limit is a CONNECTION_ID_LIMIT_ERROR.
-    if (this.available.length + 1 > this.limit) {
+    if (this.available.length + this.taken.length + 1 > this.limit) {
       return transportError(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, "too many connection IDs", FrameType.NEW_CONNECTION_ID)
     }
     // Bound the RETIRE_CONNECTION_ID backlog a peer can make us accumulate.
@@ -213,6 +230,50 @@ export class RemoteCids {
     this.available.splice(this.available.indexOf(next), 1)
     this.current = next
     return true
+  }
+
+  /**
+   * Takes a spare CID out of the pool for a path being probed (RFC 9000 §9.5:
+   * a CID is used toward one destination only): the one with `sequence`, or
+   * else the lowest; undefined when there is none. Give it back to
+   * `switchTo` (the path won) or `discard` (it did not).
+   */
+  take(sequence?: number): RemoteCid | undefined {
+    let chosen: RemoteCid | undefined
+    for (const entry of this.available) {
+      if (entry.sequence === sequence) {
+        chosen = entry
+        break
+      }
+      if (chosen === undefined || entry.sequence < chosen.sequence) chosen = entry
+    }
+    if (chosen === undefined) return undefined
+    this.available.splice(this.available.indexOf(chosen), 1)
+    this.taken.push(chosen)
+    return chosen
+  }
+
+  private untake(entry: RemoteCid): void {
+    const at = this.taken.indexOf(entry)
+    if (at >= 0) this.taken.splice(at, 1)
+  }
+
+  /** RFC 9000 §5.1.2, §9.5: moves to `entry` (from `take`) for a new path, retiring the CID used so far. */
+  switchTo(entry: RemoteCid): void {
+    this.untake(entry)
+    this.retire(this.current.sequence)
+    this.current = entry
+    // §19.15: a Retire Prior To that arrived meanwhile covers it too.
+    if (entry.sequence < this.retirePriorTo) {
+      this.retire(entry.sequence)
+      this.switchToNext()
+    }
+  }
+
+  /** A CID from `take` that was used on a path we did not move to: retired, never used again (§9.5). */
+  discard(entry: RemoteCid): void {
+    this.untake(entry)
+    this.retire(entry.sequence)
   }
 
   /**

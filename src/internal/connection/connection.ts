@@ -1,4 +1,4 @@
-import { type SocketAddress, sameAddress } from "../address.js"
+import { formatIpv4, formatIpv6, ipv4Bytes, ipv6Bytes, isIpv6, type SocketAddress, sameAddress, sameLocal } from "../address.js"
 import { decodePacketNumber, packetNumberLength } from "../codec/packetNumber.js"
 import { BufferWriter } from "../codec/writer.js"
 import type { TransportConfig } from "../config.js"
@@ -42,11 +42,12 @@ import { type CryptoLevel, keyLogLine, type TlsFailure } from "../tls/session.js
 import {
   decodeTransportParameters,
   encodeTransportParameters,
+  type PreferredAddress,
   type TransportParameters,
   validateConnectionIdParameters
 } from "../tls/transportParameters.js"
 import type { SessionTicket } from "../tls/ticket.js"
-import { type CidIssuer, type IssuedCid, LocalCids, RemoteCids } from "./cids.js"
+import { type CidIssuer, type IssuedCid, LocalCids, type RemoteCid, RemoteCids } from "./cids.js"
 import { DatagramQueues, type DatagramSendError } from "./datagrams.js"
 import { OneRttKeys } from "./keyUpdate.js"
 import { BASE_MTU, MtuDiscovery } from "./mtud.js"
@@ -83,6 +84,12 @@ export interface ConnectionInit {
   readonly random: Random
   readonly now: number
   readonly remote: SocketAddress
+  /** The local address of the first path; undefined: the endpoint's primary address. */
+  readonly local?: SocketAddress | undefined
+  /** Server: the addresses to offer in preferred_address (RFC 9000 §9.6). */
+  readonly preferredAddress?: { readonly ipv4?: SocketAddress | undefined; readonly ipv6?: SocketAddress | undefined } | undefined
+  /** Client: move to the server's preferred address once the handshake is confirmed (RFC 9000 §9.6.1). */
+  readonly migrateToPreferredAddress?: boolean | undefined
   /** The connection ID we chose first (sequence 0). */
   readonly localCid: IssuedCid
   /** Client: the random Destination CID of its first Initial. Server: the client's Source CID. */
@@ -135,6 +142,8 @@ export interface TlsHooks {
 /** A datagram to send: `length` bytes were written to the buffer given to `pollTransmit`. */
 export interface Transmit {
   readonly destination: SocketAddress
+  /** The local address to send from; undefined: the endpoint's primary address. */
+  readonly source: SocketAddress | undefined
   readonly length: number
 }
 
@@ -187,14 +196,34 @@ interface BufferedPacket {
   readonly data: Uint8Array
   readonly header: PacketHeader
   readonly remote: SocketAddress
+  readonly local: SocketAddress | undefined
 }
 
-interface PathValidation {
+/** A network path: the peer's address and ours (undefined: the endpoint's primary address). */
+interface Path {
   readonly remote: SocketAddress
+  readonly local: SocketAddress | undefined
+}
+
+interface PathValidation extends Path {
   /** Every challenge sent on this path (fresh data each time, RFC 9000 §8.2.1); the last is the next to send. */
   readonly challenges: Array<Uint8Array>
   sent: boolean
   readonly deadline: number
+  /**
+   * A path the connection moves to once it validates (RFC 9000 §9.6: the
+   * server's preferred address, seen from either end); false for the
+   * current path, checked after a move already made (§9.2, §9.3).
+   */
+  readonly move: boolean
+  /** The peer's CID taken for the probed path (RFC 9000 §9.5), used there and kept if it wins. */
+  readonly cid: RemoteCid | undefined
+}
+
+interface PendingPathResponse extends Path {
+  readonly data: Uint8Array
+  /** RFC 9000 §8.2.2, §8.1: the most bytes the response's datagram may take toward an unvalidated address. */
+  readonly allowance: number
 }
 
 export class Connection {
@@ -207,6 +236,8 @@ export class Connection {
   state: ConnectionState = "handshake"
   readonly events: Array<QuicEvent> = []
   remote: SocketAddress
+  /** Our address on the current path; undefined: the endpoint's primary address. */
+  local: SocketAddress | undefined
   private readonly transport: TransportConfig
   private readonly backend: CryptoBackend
   private readonly random: Random
@@ -260,9 +291,24 @@ export class Connection {
   private closeFrameSentAt = -1
   private closeReason: CloseReason | undefined
   private readonly buffered: Array<BufferedPacket> = []
-  private readonly pendingPathResponses: Array<{ data: Uint8Array; remote: SocketAddress }> = []
+  private readonly pendingPathResponses: Array<PendingPathResponse> = []
   private pathValidation: PathValidation | undefined
   private previousRemote: SocketAddress | undefined
+  private previousLocal: SocketAddress | undefined
+  /** Size of the datagram being processed (for the amplification limit of PATH_RESPONSE datagrams). */
+  private datagramLength = 0
+  /** Client: may move to a preferred address the server offers (RFC 9000 §9.6.1). */
+  private readonly migrateToPreferred: boolean
+  /** Client: the server's preferred address in our family, to probe once the handshake is confirmed. */
+  private preferredTarget: SocketAddress | undefined
+  /**
+   * Server: a CID of the client's taken for answering from one of our other
+   * local addresses (RFC 9000 §9.5: one CID per local address), kept for the
+   * validation of that path if the client moves there.
+   */
+  private offPathCid: { readonly path: Path; readonly cid: RemoteCid } | undefined
+  /** Client: the server's address before we moved to its preferred one; its delayed packets are still accepted. */
+  private formerServerAddress: SocketAddress | undefined
   private pendingNewToken: Uint8Array | undefined
   private newTokenIssued = false
   /** RFC 9001 §4.9.1: set when a client seals its first Handshake packet; Initial keys go after that datagram. */
@@ -298,6 +344,8 @@ export class Connection {
     this.backend = init.backend
     this.random = init.random
     this.remote = init.remote
+    this.local = init.local
+    this.migrateToPreferred = init.migrateToPreferredAddress ?? true
     this.unixMillis = init.unixMillis
     this.localCid = init.localCid.cid
     this.tokenSealer = init.tokenSealer
@@ -385,7 +433,8 @@ export class Connection {
         ? {
           originalDestinationConnectionId: init.originalDcid,
           statelessResetToken: init.cidIssuer.resetToken(init.localCid.cid),
-          ...(init.retrySourceCid === undefined ? {} : { retrySourceConnectionId: init.retrySourceCid })
+          ...(init.retrySourceCid === undefined ? {} : { retrySourceConnectionId: init.retrySourceCid }),
+          ...(init.preferredAddress === undefined ? {} : { preferredAddress: this.offerPreferredAddress(init) })
         }
         : {}),
       // RFC 9368 §3: a client lists the versions it could be moved to, its
@@ -446,6 +495,24 @@ export class Connection {
     )
   }
 
+  /**
+   * RFC 9000 §18.2, §5.1.1: the preferred_address parameter, with a fresh
+   * connection ID of sequence number 1 and its stateless reset token; an
+   * absent family is sent as zeros.
+   */
+  private offerPreferredAddress(init: ConnectionInit): PreferredAddress {
+    const { ipv4, ipv6 } = init.preferredAddress!
+    const issued = this.localCids.issueForPreferredAddress()
+    return {
+      ipv4Address: (ipv4 === undefined ? undefined : ipv4Bytes(ipv4.address)) ?? new Uint8Array(4),
+      ipv4Port: ipv4?.port ?? 0,
+      ipv6Address: (ipv6 === undefined ? undefined : ipv6Bytes(ipv6.address)) ?? new Uint8Array(16),
+      ipv6Port: ipv6?.port ?? 0,
+      connectionId: issued.cid,
+      statelessResetToken: init.cidIssuer.resetToken(issued.cid)
+    }
+  }
+
   /** RFC 9000 §7.4.1: a 0-RTT client starts with the limits the server gave last time. */
   private applyRememberedParameters(data: Uint8Array): void {
     const params = decodeTransportParameters(data, "server")
@@ -461,9 +528,15 @@ export class Connection {
    * A datagram for this connection, split into its packets by the endpoint.
    * `datagram` may be modified in place (packets are decrypted over themselves).
    */
-  handleDatagram(now: number, remote: SocketAddress, datagram: Uint8Array, packets: ReadonlyArray<PacketHeader>): void {
+  handleDatagram(
+    now: number,
+    remote: SocketAddress,
+    local: SocketAddress | undefined,
+    datagram: Uint8Array,
+    packets: ReadonlyArray<PacketHeader>
+  ): void {
     if (this.state === "drained") return
-    if (this.role === "client" && !sameAddress(remote, this.remote)) {
+    if (this.role === "client" && !sameAddress(remote, this.remote) && !this.isKnownServerAddress(remote)) {
       // RFC 9000 §9: servers do not migrate; a client discards packets from
       // an unknown server address (they neither count as the server's nor
       // keep the connection alive).
@@ -472,17 +545,30 @@ export class Connection {
     }
     if (this.qlog !== undefined) this.qlog.advance(now)
     this.bytesReceived += datagram.length
-    if (sameAddress(remote, this.remote)) {
+    this.datagramLength = datagram.length
+    if (sameAddress(remote, this.remote) && sameLocal(local, this.local)) {
       this.bytesReceivedOnPath += datagram.length
       if (!this.addressValidated) this.recovery.setAmplificationLimited(now, false)
     }
     for (const header of packets) {
       if (this.isDrained) return
-      this.handlePacket(now, remote, datagram, header)
+      this.handlePacket(now, remote, local, datagram, header)
     }
   }
 
-  private handlePacket(now: number, remote: SocketAddress, datagram: Uint8Array, header: PacketHeader): void {
+  /**
+   * Client: the server's addresses besides the current one that its packets
+   * may come from (RFC 9000 §9.6): the preferred address while we probe it,
+   * and, once we moved there, the original one, which the server keeps
+   * sending from until it has validated the new path itself (§9.6.2).
+   */
+  private isKnownServerAddress(remote: SocketAddress): boolean {
+    const validation = this.pathValidation
+    if (validation !== undefined && validation.move && sameAddress(validation.remote, remote)) return true
+    return this.formerServerAddress !== undefined && sameAddress(this.formerServerAddress, remote)
+  }
+
+  private handlePacket(now: number, remote: SocketAddress, local: SocketAddress | undefined, datagram: Uint8Array, header: PacketHeader): void {
     switch (header.form) {
       case "version-negotiation":
         if (this.qlog !== undefined) this.qlog.versionNegotiationReceived(now, datagram.length, header.versions)
@@ -495,7 +581,7 @@ export class Connection {
         return
       case "long":
       case "short":
-        return this.onProtectedPacket(now, remote, datagram, header)
+        return this.onProtectedPacket(now, remote, local, datagram, header)
     }
   }
 
@@ -529,7 +615,13 @@ export class Connection {
     for (const data of this.initialCrypto) initial.cryptoSend.write(data)
   }
 
-  private onProtectedPacket(now: number, remote: SocketAddress, datagram: Uint8Array, header: LongHeader | ShortHeader): void {
+  private onProtectedPacket(
+    now: number,
+    remote: SocketAddress,
+    local: SocketAddress | undefined,
+    datagram: Uint8Array,
+    header: LongHeader | ShortHeader
+  ): void {
     const type: "initial" | "handshake" | "0rtt" | "1rtt" = header.form === "short" ? "1rtt" : header.type
     const spaceName = spaceOf(type)
     const space = this.spaces[spaceName]
@@ -571,7 +663,7 @@ export class Connection {
       : type === "0rtt"
       ? this.zeroRttRead?.header
       : initialRead?.header
-    if (headerKey === undefined) return this.bufferPacket(datagram, header, remote, type)
+    if (headerKey === undefined) return this.bufferPacket(datagram, header, remote, local, type)
 
     const start = header.start
     const pnLength = removeHeaderProtection(headerKey, datagram, start, header.pnOffset, header.end)
@@ -665,7 +757,7 @@ export class Connection {
         frame._tag !== "PathChallenge" && frame._tag !== "PathResponse" && frame._tag !== "NewConnectionId" &&
         frame._tag !== "Padding"
       ) probingOnly = false
-      const error = this.onFrame(now, spaceName, frame, remote, dcid)
+      const error = this.onFrame(now, spaceName, frame, remote, local, dcid)
       if (error !== undefined) return this.closeWithError(now, error)
       if (this.state !== "handshake" && this.state !== "established") break
     }
@@ -673,7 +765,10 @@ export class Connection {
     // RFC 9000 §10.1: any packet that opens restarts the idle timer.
     this.idleDeadline = now + this.effectiveIdleTimeout()
     this.ackElicitingSentSinceReceive = false
-    if (type === "1rtt" && !sameAddress(remote, this.remote) && !probingOnly) this.onPeerAddressChange(now, remote)
+    if (type === "1rtt" && !probingOnly) {
+      if (!sameAddress(remote, this.remote)) this.onPeerAddressChange(now, remote, local)
+      else if (!sameLocal(local, this.local)) this.onLocalAddressChange(now, local)
+    }
     if (this.role === "server" && type === "1rtt" && !this.newTokenIssued && this.handshakeConfirmed) {
       this.maybeIssueNewToken(now)
     }
@@ -698,7 +793,13 @@ export class Connection {
     this.packetsDropped++
   }
 
-  private bufferPacket(datagram: Uint8Array, header: LongHeader | ShortHeader, remote: SocketAddress, type: string): void {
+  private bufferPacket(
+    datagram: Uint8Array,
+    header: LongHeader | ShortHeader,
+    remote: SocketAddress,
+    local: SocketAddress | undefined,
+    type: string
+  ): void {
     // RFC 9001 §4.1.4: keep a few packets whose keys are still coming (Handshake,
     // 1-RTT or 0-RTT arriving before the packets that produce their keys).
     const handshake = this.spaces.handshake
@@ -712,7 +813,7 @@ export class Connection {
     const rebased: PacketHeader = header.form === "short"
       ? { ...header, start: 0, pnOffset: header.pnOffset - header.start, end: data.length }
       : { ...header, start: 0, pnOffset: header.pnOffset - header.start, end: data.length }
-    this.buffered.push({ data, header: rebased, remote })
+    this.buffered.push({ data, header: rebased, remote, local })
   }
 
   private retryBuffered(now: number): void {
@@ -720,13 +821,20 @@ export class Connection {
     const ready = this.buffered.splice(0, this.buffered.length)
     for (const packet of ready) {
       if (this.isDrained) return
-      this.onProtectedPacket(now, packet.remote, packet.data, packet.header as LongHeader | ShortHeader)
+      this.onProtectedPacket(now, packet.remote, packet.local, packet.data, packet.header as LongHeader | ShortHeader)
     }
   }
 
   // ---- frames ----------------------------------------------------------------
 
-  private onFrame(now: number, space: PacketNumberSpace, frame: Frame, remote: SocketAddress, dcid: Uint8Array): TransportError | undefined {
+  private onFrame(
+    now: number,
+    space: PacketNumberSpace,
+    frame: Frame,
+    remote: SocketAddress,
+    local: SocketAddress | undefined,
+    dcid: Uint8Array
+  ): TransportError | undefined {
     switch (frame._tag) {
       case "Padding":
       case "Ping":
@@ -765,8 +873,14 @@ export class Connection {
         return error
       }
       case "PathChallenge":
-        // RFC 9000 §8.2.2: answer on the path the challenge came in on; bound the backlog.
-        if (this.pendingPathResponses.length < 4) this.pendingPathResponses.push({ data: frame.data.slice(), remote })
+        // RFC 9000 §8.2.2: answer on the path the challenge came in on (from the
+        // local address it reached: a server's preferred address, §9.6.2); bound the backlog.
+        if (this.pendingPathResponses.length < 4) {
+          // §8.1: toward an address not yet validated, no more than three times what came from it.
+          const validated = this.addressValidated && sameAddress(remote, this.remote)
+          const allowance = validated ? Number.MAX_SAFE_INTEGER : AMPLIFICATION_FACTOR * this.datagramLength
+          this.pendingPathResponses.push({ data: frame.data.slice(), remote, local, allowance })
+        }
         return undefined
       case "PathResponse":
         return this.onPathResponse(now, frame.data, remote)
@@ -910,6 +1024,8 @@ export class Connection {
     const validation = this.pathValidation
     if (validation === undefined || !validation.challenges.some((c) => bytesEqual(c, data))) return undefined
     this.pathValidation = undefined
+    // RFC 9000 §8.2.3: a PATH_RESPONSE on any path validates the path its challenge went on.
+    if (validation.move) return this.moveTo(now, validation)
     if (sameAddress(validation.remote, remote) || sameAddress(validation.remote, this.remote)) {
       this.addressValidated = true
       this.recovery.setAmplificationLimited(now, false)
@@ -923,11 +1039,13 @@ export class Connection {
    * PATH_CHALLENGE round trip validates it; the old path's congestion state
    * is kept only for a port change (§9.4).
    */
-  private onPeerAddressChange(now: number, remote: SocketAddress): void {
+  private onPeerAddressChange(now: number, remote: SocketAddress, local: SocketAddress | undefined): void {
     if (this.role === "client") return
     const previous = this.remote
     this.previousRemote = previous
+    this.previousLocal = this.local
     this.remote = remote
+    this.local = local
     this.bytesReceivedOnPath = 0
     this.bytesSentOnPath = 0
     this.addressValidated = false
@@ -941,8 +1059,124 @@ export class Connection {
     this.remoteCids.rotate()
     const challenge = new Uint8Array(8)
     this.random.fill(challenge)
-    this.pathValidation = { remote, challenges: [challenge], sent: false, deadline: now + Math.max(3 * this.currentPto(), 6 * 333_000) }
+    // A validation of another path in progress (a preferred address) gives way.
+    if (this.pathValidation?.cid !== undefined) this.remoteCids.discard(this.pathValidation.cid)
+    this.pathValidation = { remote, local, challenges: [challenge], sent: false, deadline: this.pathValidationDeadline(now), move: false, cid: undefined }
     this.events.push({ _tag: "PeerAddressChanged", connection: this.handle, previous, current: remote })
+  }
+
+  /** RFC 9000 §8.2.4: give up on a path after three PTOs (and no less than 6 × kInitialRtt, for a new path's unknown RTT). */
+  private pathValidationDeadline(now: number): number {
+    return now + Math.max(3 * this.currentPto(), 6 * 333_000)
+  }
+
+  private startMoveValidation(now: number, path: Path, cid: RemoteCid | undefined): void {
+    const challenge = new Uint8Array(8)
+    this.random.fill(challenge)
+    this.pathValidation = { ...path, challenges: [challenge], sent: false, deadline: this.pathValidationDeadline(now), move: true, cid }
+  }
+
+  /**
+   * Server, RFC 9000 §9.6.2: a non-probing packet from the client reached our
+   * preferred address. We keep sending from the original address until the
+   * path from the preferred one is validated by a PATH_CHALLENGE of our own
+   * (guarding against a spurious move), then send only from there; a fresh
+   * CID of the client's goes with the new local address (§9.5).
+   */
+  private onLocalAddressChange(now: number, local: SocketAddress | undefined): void {
+    if (this.role !== "server" || this.pathValidation !== undefined) return
+    const path = { remote: this.remote, local }
+    const cid = this.cidFromOtherLocal(path)
+    this.offPathCid = undefined
+    this.startMoveValidation(now, path, cid)
+  }
+
+  /**
+   * RFC 9000 §9.5: "An endpoint MUST NOT reuse a connection ID when sending
+   * from more than one local address". The CID for packets on `path` when it
+   * leaves from another local address of ours than the current path's: one
+   * taken for it (undefined, the active one, when the client gave no spare).
+   */
+  private cidFromOtherLocal(path: Path): RemoteCid | undefined {
+    if (sameLocal(path.local, this.local)) return undefined
+    const held = this.offPathCid
+    if (held !== undefined) {
+      if (sameAddress(held.path.remote, path.remote) && sameLocal(held.path.local, path.local)) return held.cid
+      // Another path now: the CID used toward the old one is not used again.
+      this.remoteCids.discard(held.cid)
+      this.offPathCid = undefined
+    }
+    const cid = this.remoteCids.take()
+    if (cid !== undefined) this.offPathCid = { path, cid }
+    return cid
+  }
+
+  /**
+   * The validated path `validation` becomes the current one (RFC 9000 §9.6.1
+   * for the client, §9.6.2 for the server): packets go there with the CID
+   * taken for it, the old CID is retired (§5.1.2), and congestion control and
+   * RTT start over for the new path (§9.4; kept when only a port changed).
+   */
+  private moveTo(now: number, validation: PathValidation): undefined {
+    const previous = this.remote
+    const previousLocal = this.local
+    if (validation.cid !== undefined) this.remoteCids.switchTo(validation.cid)
+    this.remote = validation.remote
+    this.local = validation.local
+    this.bytesReceivedOnPath = 0
+    this.bytesSentOnPath = 0
+    this.addressValidated = true
+    this.recovery.setAmplificationLimited(now, false)
+    const sameHosts = previous.address === validation.remote.address &&
+      (previousLocal === undefined ? validation.local === undefined : validation.local !== undefined && previousLocal.address === validation.local.address)
+    if (!sameHosts) {
+      const congestion = makeCongestionController(this.transport.congestionController, BASE_MTU)
+      congestion.onMtuChange(this.currentMtu)
+      this.recovery.resetPath(congestion)
+    }
+    if (this.role === "client") {
+      this.formerServerAddress = previous
+      this.events.push({ _tag: "PeerAddressChanged", connection: this.handle, previous, current: validation.remote })
+    }
+    return undefined
+  }
+
+  /**
+   * Client, RFC 9000 §9.6.1: once the handshake is confirmed, validate the
+   * path to the server's preferred address, addressing it with the CID the
+   * parameter carried (sequence 1); the move happens when the PATH_RESPONSE
+   * arrives, and a failed validation leaves us on the original path.
+   */
+  private probePreferredAddress(now: number): void {
+    const target = this.preferredTarget
+    this.preferredTarget = undefined
+    if (target === undefined || this.pathValidation !== undefined) return
+    const cid = this.remoteCids.take(1)
+    if (cid === undefined) return
+    this.startMoveValidation(now, { remote: target, local: this.local }, cid)
+  }
+
+  /**
+   * Client: the preferred_address parameter (RFC 9000 §18.2). Its CID joins
+   * the server's as sequence 1 (§5.1.1). We move only to the address of the
+   * family we reach the server in (an IPv4 client cannot use an IPv6
+   * address), unless configured not to. The server's disable_active_migration
+   * does not stand in the way: it "does not prohibit connection migration
+   * after a client has acted on a preferred_address transport parameter".
+   */
+  private onPreferredAddress(preferred: PreferredAddress): TransportError | undefined {
+    const error = this.remoteCids.onNewConnectionId(1, 0, preferred.connectionId, preferred.statelessResetToken)
+    if (error !== undefined) return error
+    const v6 = isIpv6(this.remote.address)
+    const bytes = v6 ? preferred.ipv6Address : preferred.ipv4Address
+    const port = v6 ? preferred.ipv6Port : preferred.ipv4Port
+    // An absent family is sent as zeros.
+    if (port === 0 || bytes.every((b) => b === 0)) return undefined
+    const target = { address: v6 ? formatIpv6(bytes) : formatIpv4(bytes), port }
+    if (this.migrateToPreferred && !this.transport.disableActiveMigration && !sameAddress(target, this.remote)) {
+      this.preferredTarget = target
+    }
+    return undefined
   }
 
   // ---- TLS -------------------------------------------------------------------
@@ -1092,6 +1326,10 @@ export class Connection {
     this.streams.applyPeerParameters(params)
     this.drainStreamEvents()
     if (params.statelessResetToken !== undefined) this.remoteCids.setInitialResetToken(params.statelessResetToken)
+    if (params.preferredAddress !== undefined && this.role === "client") {
+      const error = this.onPreferredAddress(params.preferredAddress)
+      if (error !== undefined) return error
+    }
     this.recovery.maxAckDelay = params.maxAckDelay * 1000
     this.mtud.setPeerLimit(params.maxUdpPayloadSize)
     this.idleTimeout = params.maxIdleTimeout === 0
@@ -1142,6 +1380,8 @@ export class Connection {
     this.discardSpace("initial", now)
     this.discardSpace("handshake", now)
     this.zeroRttRead = undefined
+    // RFC 9000 §9.6.1: a client moves to a preferred address only after confirmation.
+    if (this.role === "client") this.probePreferredAddress(now)
   }
 
   private discardSpace(name: "initial" | "handshake", now: number): void {
@@ -1264,10 +1504,16 @@ export class Connection {
     if (this.mtuSearchAt !== undefined && now >= this.mtuSearchAt) this.mtuSearchAt = undefined
     this.oneRtt?.onTimer(now)
     if (this.pathValidation !== undefined && now >= this.pathValidation.deadline) {
-      // RFC 9000 §9.3.2: the new path failed to validate; go back to the old one.
+      const failed = this.pathValidation
       this.pathValidation = undefined
-      if (this.previousRemote !== undefined) {
+      // RFC 9000 §9.6.1: a path we meant to move to failed: we stay where we are,
+      // and its CID, used toward that address only, is retired (§9.5).
+      if (failed.move) {
+        if (failed.cid !== undefined) this.remoteCids.discard(failed.cid)
+      } else if (this.previousRemote !== undefined) {
+        // RFC 9000 §9.3.2: the new path failed to validate; go back to the old one.
         this.remote = this.previousRemote
+        this.local = this.previousLocal
         this.addressValidated = true
       }
     }
@@ -1337,8 +1583,12 @@ export class Connection {
     if (this.state === "drained" || this.state === "draining") return undefined
     if (this.state === "closing") return this.transmitClose(now, buffer)
 
-    const probe = this.pendingPathResponses.length > 0 ? this.pendingPathResponses[0] : undefined
-    const destination = probe?.remote ?? this.remote
+    // RFC 9000 §8.2: challenges and responses for another path than the current one go alone.
+    const offPath = this.offPathProbe()
+    if (offPath !== undefined) {
+      const sent = this.transmitPathProbe(now, buffer, offPath)
+      if (sent !== undefined) return sent
+    }
     let limit = Math.min(buffer.length, this.handshakeConfirmed ? this.currentMtu : BASE_MTU)
     if (!this.addressValidated) {
       // RFC 9000 §8.1: at most three times the bytes received from the unvalidated address.
@@ -1409,9 +1659,62 @@ export class Connection {
       this.discardSpace("initial", now)
     }
     this.bytesSentOnPath += w.offset
-    if (probe !== undefined) this.pendingPathResponses.shift()
     this.pacer.onSent(now, w.offset)
-    return { destination, length: w.offset }
+    return { destination: this.remote, source: this.local, length: w.offset }
+  }
+
+  private onCurrentPath(path: Path): boolean {
+    return sameAddress(path.remote, this.remote) && sameLocal(path.local, this.local)
+  }
+
+  /** A path other than the current one that a PATH_RESPONSE or our PATH_CHALLENGE waits to go on. */
+  private offPathProbe(): Path | undefined {
+    if (this.oneRtt === undefined) return undefined
+    for (const response of this.pendingPathResponses) if (!this.onCurrentPath(response)) return response
+    const validation = this.pathValidation
+    if (validation !== undefined && !validation.sent && !this.onCurrentPath(validation)) return validation
+    return undefined
+  }
+
+  /**
+   * One datagram on a path that is not (yet) the current one: the
+   * PATH_RESPONSEs owed there and our PATH_CHALLENGE, nothing else (RFC 9000
+   * §9.1: probing packets), addressed with the CID taken for that path
+   * (§9.5) and padded to 1200 bytes (§8.2.1, §8.2.2) so that the path is
+   * known to carry full-size datagrams, short of the 3× anti-amplification
+   * limit toward an address not yet validated (§8.1).
+   */
+  private transmitPathProbe(now: number, buffer: Uint8Array, path: Path): Transmit | undefined {
+    const validation = this.pathValidation
+    const challenging = validation !== undefined && !validation.sent && sameAddress(validation.remote, path.remote) &&
+      sameLocal(validation.local, path.local)
+    let size = Math.min(buffer.length, BASE_MTU)
+    for (const response of this.pendingPathResponses) {
+      if (sameAddress(response.remote, path.remote) && sameLocal(response.local, path.local)) size = Math.min(size, response.allowance)
+    }
+    const w = new BufferWriter(buffer.subarray(0, Math.max(size, 64)))
+    const dcid = challenging && validation.cid !== undefined ? validation.cid.cid : this.cidFromOtherLocal(path)?.cid
+    const packet = this.startPacket(w, this.spaces.application, false, dcid)
+    for (let i = 0; i < this.pendingPathResponses.length;) {
+      const response = this.pendingPathResponses[i]!
+      if (!sameAddress(response.remote, path.remote) || !sameLocal(response.local, path.local) || w.remaining < 9 + AEAD_TAG_LENGTH) {
+        i++
+        continue
+      }
+      encodeFrame(w, { _tag: "PathResponse", data: response.data })
+      this.pendingPathResponses.splice(i, 1)
+    }
+    if (challenging && w.remaining >= 9 + AEAD_TAG_LENGTH) {
+      const challenge = validation.challenges[validation.challenges.length - 1]!
+      encodeFrame(w, { _tag: "PathChallenge", data: challenge })
+      validation.sent = true
+      packet.pathChallenge = challenge
+    }
+    packet.ackEliciting = true
+    const fill = w.bytes.length - AEAD_TAG_LENGTH - w.offset
+    if (fill > 0) w.zeros(fill)
+    this.finishPacket(now, packet, w, false)
+    return { destination: path.remote, source: path.local, length: w.offset }
   }
 
 
@@ -1429,7 +1732,7 @@ export class Connection {
     if (pending === undefined && w.offset === 0) return undefined
     if (pending !== undefined) this.finishPacket(now, pending, w, false)
     this.bytesSentOnPath += w.offset
-    return { destination: this.remote, length: w.offset }
+    return { destination: this.remote, source: this.local, length: w.offset }
   }
 
   private transmitMtuProbe(now: number, buffer: Uint8Array, size: number): Transmit | undefined {
@@ -1445,7 +1748,7 @@ export class Connection {
     this.finishPacket(now, packet, w, false)
     this.mtud.onProbeSent(packet.packetNumber)
     this.bytesSentOnPath += w.offset
-    return { destination: this.remote, length: w.offset }
+    return { destination: this.remote, source: this.local, length: w.offset }
   }
 
   private transmitClose(now: number, buffer: Uint8Array): Transmit | undefined {
@@ -1471,17 +1774,17 @@ export class Connection {
     if (pending === undefined) return undefined
     this.finishPacket(now, pending, w, containsInitial && this.role === "client")
     this.bytesSentOnPath += w.offset
-    return { destination: this.remote, length: w.offset }
+    return { destination: this.remote, source: this.local, length: w.offset }
   }
 
-  private startPacket(w: BufferWriter, space: PacketSpace, zeroRtt: boolean): PendingPacket {
+  /** `dcid`: another Destination CID than the active one (a probe on another path, RFC 9000 §9.5). */
+  private startPacket(w: BufferWriter, space: PacketSpace, zeroRtt: boolean, dcid = this.remoteCids.active.cid): PendingPacket {
     const name = space.name
     const pn = space.nextPacketNumber++
     const largestAcked = this.recovery.largestAcked(name)
     const pnLength = packetNumberLength(pn, largestAcked)
     const truncated = pn % 2 ** (8 * pnLength)
     const start = w.offset
-    const dcid = this.remoteCids.active.cid
     let lengthOffset = -1
     let pnOffset: number
     let keys: DirectionalKeys
@@ -1624,14 +1927,19 @@ export class Connection {
         packet.handshakeDone = true
         packet.ackEliciting = true
       }
-      while (this.pendingPathResponses.length > 0 && w.remaining >= 9) {
-        const response = this.pendingPathResponses[0]!
+      // Responses and challenges for another path go in their own datagrams (transmitPathProbe).
+      for (let i = 0; i < this.pendingPathResponses.length && w.remaining >= 9;) {
+        const response = this.pendingPathResponses[i]!
+        if (!this.onCurrentPath(response)) {
+          i++
+          continue
+        }
         encodeFrame(w, { _tag: "PathResponse", data: response.data })
         packet.ackEliciting = true
-        this.pendingPathResponses.shift()
+        this.pendingPathResponses.splice(i, 1)
       }
       const validation = this.pathValidation
-      if (validation !== undefined && !validation.sent && w.remaining >= 9) {
+      if (validation !== undefined && !validation.sent && w.remaining >= 9 && this.onCurrentPath(validation)) {
         const challenge = validation.challenges[validation.challenges.length - 1]!
         encodeFrame(w, { _tag: "PathChallenge", data: challenge })
         validation.sent = true
@@ -1775,10 +2083,20 @@ export class Connection {
    */
   migrate(now: number): boolean {
     if (this.role !== "client" || !this.handshakeConfirmed || this.peerParams?.disableActiveMigration === true) return false
+    // One path validation at a time: a move to the preferred address finishes first.
+    if (this.pathValidation?.move === true) return false
     if (!this.remoteCids.rotate()) return false
     const challenge = new Uint8Array(8)
     this.random.fill(challenge)
-    this.pathValidation = { remote: this.remote, challenges: [challenge], sent: false, deadline: now + Math.max(3 * this.currentPto(), 6 * 333_000) }
+    this.pathValidation = {
+      remote: this.remote,
+      local: this.local,
+      challenges: [challenge],
+      sent: false,
+      deadline: this.pathValidationDeadline(now),
+      move: false,
+      cid: undefined
+    }
     return true
   }
 

@@ -1,3 +1,4 @@
+import type { Effect, Scope } from "effect"
 import type { SocketError, UdpSocketService } from "../../UdpSocket.js"
 import type { SocketAddress } from "../address.js"
 
@@ -46,6 +47,13 @@ export interface DirectSocket {
    * again, which is how the socket's back-pressure reaches the sender.
    */
   readonly send: (destination: SocketAddress, data: Uint8Array) => boolean
+  /**
+   * Binds another socket of the same kind (the same network, the same
+   * options) at `address`, for the scope: how an endpoint gets the socket of
+   * a server's preferred address (RFC 9000 §9.6). Port 0 picks a free port.
+   * Absent on sockets that cannot.
+   */
+  readonly bind?: ((address: SocketAddress) => Effect.Effect<UdpSocketService, SocketError, Scope.Scope>) | undefined
 }
 
 /** The direct interface of `socket`, if it has one. */

@@ -15,7 +15,7 @@ import {
   Stream
 } from "effect"
 import type { OutgoingDatagrams, UdpSocketService } from "../../UdpSocket.js"
-import type { SocketAddress } from "../address.js"
+import { sameAddress, type SocketAddress } from "../address.js"
 import type { OutgoingPacket, QuicEndpoint } from "../endpoint.js"
 import type { CloseReason, QuicEvent } from "../events.js"
 import { type DirectReceiver, type DirectSocket, directSocketOf } from "./directSocket.js"
@@ -160,6 +160,17 @@ const hasPerformance = typeof performance === "object" && typeof performance.now
 interface Received {
   readonly data: Uint8Array
   readonly remote: SocketAddress
+  readonly local: SocketAddress | undefined
+}
+
+/**
+ * A socket besides the endpoint's own, at a server's preferred address
+ * (RFC 9000 §9.6): what arrives there enters the core with `local`, and
+ * packets whose `source` is `local` leave through it.
+ */
+export interface ExtraSocket {
+  readonly local: SocketAddress
+  readonly socket: DirectSocket
 }
 
 export class Driver {
@@ -193,9 +204,16 @@ export class Driver {
     private readonly socket: UdpSocketService,
     private readonly clock: Clock.Clock,
     runtime: Runtime.Runtime<never>,
-    private readonly datagramQueue: number
+    private readonly datagramQueue: number,
+    private readonly extraSockets: ReadonlyArray<ExtraSocket> = []
   ) {
     this.direct = directSocketOf(socket)
+    this.extraReceivers = extraSockets.map(({ local }) => ({
+      datagram: (data, remote) => this.receive(data, remote, local),
+      endOfBurst: this.receiver.endOfBurst,
+      writable: this.receiver.writable,
+      failed: this.receiver.failed
+    }))
     this.runFork = Runtime.runFork(runtime)
     this.live = Object.getPrototypeOf(clock) === liveClockPrototype
   }
@@ -246,6 +264,9 @@ export class Driver {
 
   // ---- the socket side ------------------------------------------------------------
 
+  /** What the extra sockets call: the primary's receiver, with their local address on each datagram. */
+  private readonly extraReceivers: ReadonlyArray<DirectReceiver>
+
   /** What a direct socket calls. */
   private readonly receiver: DirectReceiver = {
     datagram: (data, remote) => this.receive(data, remote),
@@ -264,6 +285,7 @@ export class Driver {
    */
   start(scope: Scope.Scope): Effect.Effect<void> {
     const direct = this.direct
+    this.extraSockets.forEach((extra, i) => extra.socket.attach(this.extraReceivers[i]!))
     if (direct !== undefined) {
       return Effect.sync(() => direct.attach(this.receiver))
     }
@@ -280,16 +302,16 @@ export class Driver {
   }
 
   /** One received datagram into the core (or, while the core is busy, into the pending list). */
-  private receive(data: Uint8Array, remote: SocketAddress): void {
+  private receive(data: Uint8Array, remote: SocketAddress, local?: SocketAddress): void {
     if (this.stopped) return
     if (this.busy) {
-      this.pendingIn.push({ data, remote })
+      this.pendingIn.push({ data, remote, local })
       this.again = true
       return
     }
     this.busy = true
     try {
-      this.endpoint.handleDatagram(this.now(), data, remote)
+      this.endpoint.handleDatagram(this.now(), data, remote, local)
     } catch (error) {
       this.defect(error)
     } finally {
@@ -321,7 +343,7 @@ export class Driver {
         if (this.pendingIn.length > 0) {
           const pending = this.pendingIn
           this.pendingIn = []
-          for (const datagram of pending) this.endpoint.handleDatagram(this.now(), datagram.data, datagram.remote)
+          for (const datagram of pending) this.endpoint.handleDatagram(this.now(), datagram.data, datagram.remote, datagram.local)
         }
         const now = this.now()
         const deadline = this.endpoint.nextTimerDeadline()
@@ -382,8 +404,9 @@ export class Driver {
 
   /** Hands one packet (one datagram, or several of `segmentSize`) to the socket; false once it wants no more. */
   private send(packet: OutgoingPacket): boolean {
-    const direct = this.direct
-    const { destination, data, segmentSize } = packet
+    const { destination, data, segmentSize, source } = packet
+    // A connection whose path is at a preferred address sends from that address's socket.
+    const direct = source === undefined ? this.direct : this.socketFor(source)
     if (direct === undefined) {
       this.outgoing.push({ destination, data, segmentSize })
       return this.outgoing.length < GENERIC_BATCH
@@ -394,6 +417,12 @@ export class Driver {
       if (!direct.send(destination, data.subarray(offset, Math.min(offset + segmentSize, data.length)))) more = false
     }
     return more
+  }
+
+  /** The socket bound at `source`: an extra one, or else the endpoint's own. */
+  private socketFor(source: SocketAddress): DirectSocket | undefined {
+    for (const extra of this.extraSockets) if (sameAddress(extra.local, source)) return extra.socket
+    return this.direct
   }
 
   /** A socket without the direct interface: one `send` batch in flight at a time. */
@@ -577,7 +606,7 @@ export class Driver {
         // Everything queued goes now, whatever the socket said about back-pressure.
         this.endpoint.flush(now)
         for (let packet = this.endpoint.pollSend(); packet !== undefined; packet = this.endpoint.pollSend()) {
-          if (this.direct !== undefined) this.send(packet)
+          if (this.direct !== undefined || packet.source !== undefined) this.send(packet)
           else last.push({ destination: packet.destination, data: packet.data, segmentSize: packet.segmentSize })
         }
         this.dispatch()
@@ -589,6 +618,7 @@ export class Driver {
       this.stopped = true
       this.pendingIn = []
       this.direct?.detach(this.receiver)
+      this.extraSockets.forEach((extra, i) => extra.socket.detach(this.extraReceivers[i]!))
       this.timer?.unsafeInterruptAsFork(FiberId.none)
       this.timer = undefined
       if (this.liveTimer !== undefined) clearTimeout(this.liveTimer)

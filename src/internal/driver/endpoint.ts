@@ -3,11 +3,14 @@ import type * as Connection from "../../Connection.js"
 import type * as Endpoint from "../../Endpoint.js"
 import type { EndpointConfigInput } from "../../QuicConfig.js"
 import { QuicCrypto } from "../../QuicCrypto.js"
-import { type ConfigError, ConnectError, describeCloseReason, EndpointRoleError } from "../../QuicError.js"
-import { type SocketAddress, type SocketError, UdpSocket } from "../../UdpSocket.js"
+import { ConfigError, ConnectError, describeCloseReason, EndpointRoleError } from "../../QuicError.js"
+import type * as QuicConfig from "../../QuicConfig.js"
+import { type SocketAddress, type SocketError, UdpSocket, type UdpSocketService } from "../../UdpSocket.js"
 import { QuicEndpoint } from "../endpoint.js"
+import type * as Core from "../config.js"
 import { makeConnection } from "./connection.js"
-import { Driver, takeUntilEnd } from "./driver.js"
+import { directSocketOf } from "./directSocket.js"
+import { Driver, type ExtraSocket, takeUntilEnd } from "./driver.js"
 import { StatsSampler } from "./metrics.js"
 import { resolveConfig } from "./resolveConfig.js"
 
@@ -21,19 +24,62 @@ const parseAddress = (text: string): SocketAddress | undefined => {
   return port > 0 && port < 65536 ? { address: m[1]!, port } : undefined
 }
 
+/**
+ * RFC 9000 §9.6: binds a socket at each preferred address of the server
+ * configuration, with the endpoint's own socket's `bind` (same kind, same
+ * network), for the endpoint's scope (they close after the driver's last
+ * CONNECTION_CLOSEs). The core is told the addresses as bound, so that port
+ * 0 offers the port the system chose.
+ */
+const bindPreferredAddresses = (
+  socket: UdpSocketService,
+  config: QuicConfig.EndpointConfig,
+  core: Core.EndpointConfig
+): Effect.Effect<{ readonly core: Core.EndpointConfig; readonly extras: ReadonlyArray<ExtraSocket> }, ConfigError | SocketError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const preferred = config.server?.preferredAddress
+    if (preferred === undefined || core.server === undefined) return { core, extras: [] }
+    const bind = directSocketOf(socket)?.bind
+    if (bind === undefined) {
+      return yield* Effect.fail(
+        new ConfigError({ reason: "server.preferredAddress: the endpoint's socket cannot bind another (use NodeUdpSocket or MemoryNetwork)" })
+      )
+    }
+    const extras: Array<ExtraSocket> = []
+    const bound: { ipv4?: SocketAddress; ipv6?: SocketAddress } = {}
+    for (const family of ["ipv4", "ipv6"] as const) {
+      const text = preferred[family]
+      if (text === undefined) continue
+      // The schema checked the form; port 0 (any free port) is allowed here.
+      const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text)!
+      const address = { address: m[1]!, port: Number(m[2]) }
+      const extra = yield* bind(address)
+      const local = yield* extra.localAddress
+      const direct = directSocketOf(extra)
+      if (direct === undefined) {
+        return yield* Effect.fail(new ConfigError({ reason: `server.preferredAddress.${family}: the socket bound there has no direct interface` }))
+      }
+      extras.push({ local, socket: direct })
+      bound[family] = local
+    }
+    return { core: { ...core, server: { ...core.server, preferredAddress: bound } }, extras }
+  })
+
 export const make = (
   input: EndpointConfigInput
 ): Effect.Effect<Endpoint.Endpoint, ConfigError | SocketError, Scope.Scope | UdpSocket | QuicCrypto> =>
   Effect.gen(function*() {
     const socket = yield* UdpSocket
     const backend = yield* QuicCrypto
-    const { config, core } = yield* resolveConfig(input, backend)
+    const resolved = yield* resolveConfig(input, backend)
+    const config = resolved.config
+    const { core, extras } = yield* bindPreferredAddresses(socket, config, resolved.core)
     const local = yield* socket.localAddress
     const endpoint = new QuicEndpoint(core, local, backend)
     const scope = yield* Effect.scope
     const clock = yield* Effect.clock
     const runtime = yield* Effect.runtime<never>()
-    const driver = new Driver(endpoint, socket, clock, runtime, config.transport.datagramReceiveQueue)
+    const driver = new Driver(endpoint, socket, clock, runtime, config.transport.datagramReceiveQueue, extras)
     yield* driver.start(scope)
     const sampler = new StatsSampler()
     yield* Effect.forkIn(

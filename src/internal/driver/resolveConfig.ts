@@ -151,7 +151,8 @@ export const resolveConfig = (
         clientCertificate,
         earlyData: c.earlyData,
         ticketStore: c.resumption ? undefined : forgetTickets,
-        version: versionNumbers[c.version]
+        version: versionNumbers[c.version],
+        migrateToPreferredAddress: c.migrateToPreferredAddress
       }
     }
     const core: Core.EndpointConfig = {

@@ -434,7 +434,8 @@ const attach = (
         // A closed socket drops what it is given; the memory network never pushes back.
         if (!slot.closed) network.send(slot.address, destination, data.slice(), Math.round(clock.unsafeCurrentTimeMillis() * 1000))
         return true
-      }
+      },
+      bind: (other) => attach(network, other)
     }
     const service: UdpSocketService & { readonly [DirectSocketTypeId]: DirectSocket } = {
       [DirectSocketTypeId]: direct,

@@ -324,7 +324,8 @@ export const make = (options: api.Options): Effect.Effect<api.NodeUdpSocket, Soc
       detach: (r) => {
         if (receiver === r) receiver = undefined
       },
-      send: directSender(handle, counters, () => receiver)
+      send: directSender(handle, counters, () => receiver),
+      bind: (address) => make({ ...options, address: address.address, port: address.port, type: address.address.includes(":") ? "udp6" : "udp4" })
     }
     const service: api.NodeUdpSocket & { readonly [DirectSocketTypeId]: DirectSocket } = {
       localAddress: Effect.succeed(handle.local),
