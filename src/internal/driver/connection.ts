@@ -5,8 +5,15 @@ import type { QuicStream } from "../../Stream.js"
 import { type ConnectionSignals, type Driver, type End, takeUntilEnd } from "./driver.js"
 import { makeQuicStream } from "./stream.js"
 
-const closedError = (c: ConnectionSignals): ConnectionClosedError =>
-  connectionClosedError(c.closeReason ?? { _tag: "EndpointClosed" })
+/**
+ * One error per closed connection, made at first need: every waiter of a
+ * closed connection (a server's accept and datagram loops) fails with the
+ * same value, and an Effect error captures a stack trace when made.
+ */
+const closedError = (c: ConnectionSignals): ConnectionClosedError => {
+  if (c.closeReason === undefined) return connectionClosedError({ _tag: "EndpointClosed" })
+  return (c.closedError ??= connectionClosedError(c.closeReason))
+}
 
 export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "client" | "server"): Connection.Connection => {
   const handle = c.handle

@@ -14,6 +14,7 @@ import {
   type Scope,
   Stream
 } from "effect"
+import type { ConnectionClosedError } from "../../QuicError.js"
 import type { OutgoingDatagrams, UdpSocketService } from "../../UdpSocket.js"
 import type { SocketAddress } from "../address.js"
 import type { OutgoingPacket, QuicEndpoint } from "../endpoint.js"
@@ -80,6 +81,8 @@ export class ConnectionSignals {
   readonly streamsAvailable = Effect.unsafeMakeLatch(false)
   readonly datagramsUnblocked = Effect.unsafeMakeLatch(false)
   closeReason: CloseReason | undefined
+  /** The error every waiter sees once `closeReason` is set (made at first need). */
+  closedError: ConnectionClosedError | undefined
   zeroRttRejected = false
 
   constructor(
