@@ -134,6 +134,32 @@ const generateKeyShare = (group: NamedGroup): KeyShare => {
 const publicKeys = new WeakMap<PublicKeyInfo, KeyObject | null>()
 
 /**
+ * The keys of the last {@link RECENT_KEYS} distinct public keys, by their
+ * exact bytes: a client that connects again and again to one server parses
+ * the same certificate each time (a new `PublicKeyInfo`), and importing its
+ * key into OpenSSL costs more than the signature check it is used for. Only
+ * byte-identical input (the DER SPKI and the parsed key material) hits, and
+ * an import is a pure function of it, so nothing about verification changes;
+ * the map is bounded (oldest entry out first), whatever peers send.
+ */
+const RECENT_KEYS = 32
+const recentKeys = new Map<string, KeyObject | null>()
+
+const latin1 = (bytes: Uint8Array): string => asBuffer(bytes).toString("latin1")
+
+const publicKeyId = (info: PublicKeyInfo): string => {
+  const key = info.key
+  switch (key.type) {
+    case "ec":
+      return `ec:${key.curve}:${latin1(key.point)}:${latin1(info.spki)}`
+    case "ed25519":
+      return `ed25519:${latin1(key.key)}:${latin1(info.spki)}`
+    case "rsa":
+      return `rsa:${key.modulus.length}:${latin1(key.modulus)}:${latin1(key.exponent)}:${latin1(info.spki)}`
+  }
+}
+
+/**
  * OpenSSL accepts Ed25519 public keys of small order, under which one fixed
  * signature verifies for every message; they are refused here (as noble's
  * strict RFC 8032 mode does). The raw key is the last 32 bytes of the SPKI.
@@ -181,6 +207,9 @@ const plainRsaKeyObject = (info: PublicKeyInfo): KeyObject | undefined => {
 
 const publicKeyObject = (info: PublicKeyInfo): KeyObject | undefined => {
   let cached = publicKeys.get(info)
+  if (cached !== undefined) return cached ?? undefined
+  const id = publicKeyId(info)
+  cached = recentKeys.get(id)
   if (cached === undefined) {
     try {
       const jwk = jwkOf(info.key)
@@ -192,8 +221,10 @@ const publicKeyObject = (info: PublicKeyInfo): KeyObject | undefined => {
     } catch {
       cached = null
     }
-    publicKeys.set(info, cached)
+    if (recentKeys.size >= RECENT_KEYS) recentKeys.delete(recentKeys.keys().next().value!)
+    recentKeys.set(id, cached)
   }
+  publicKeys.set(info, cached)
   return cached ?? undefined
 }
 

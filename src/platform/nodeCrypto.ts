@@ -52,9 +52,27 @@ const nodeAeadName = (algorithm: AeadAlgorithm): CipherGCMTypes => algorithm as 
 
 const AEAD_OPTIONS = { authTagLength: AEAD_TAG_LENGTH } as const
 
+/**
+ * Uses of a key before it becomes a `KeyObject`. Making one costs about as
+ * much as five seals and saves a little on each later one, so a key used for
+ * a handful of packets (Initial, Handshake: a few per connection) goes to
+ * OpenSSL as raw bytes, and only a key in steady use gets the object.
+ */
+const RAW_KEY_USES = 8
+
 const makeAead = (algorithm: AeadAlgorithm, key: Uint8Array): Aead => {
   checkKeyLength(algorithm, key, AEAD_KEY_LENGTH[algorithm])
-  const keyObject: KeyObject = createSecretKey(key)
+  // A copy: the caller's bytes may be reused, and the key must outlive them.
+  const raw = Buffer.from(key)
+  let keyObject: KeyObject | undefined
+  let uses = 0
+  const cipherKey = (): KeyObject | Buffer => {
+    if (keyObject !== undefined) return keyObject
+    if (++uses <= RAW_KEY_USES) return raw
+    keyObject = createSecretKey(raw)
+    raw.fill(0)
+    return keyObject
+  }
   const name = nodeAeadName(algorithm)
   return {
     seal(nonce, aad, plaintext, out, outOffset) {
@@ -62,7 +80,7 @@ const makeAead = (algorithm: AeadAlgorithm, key: Uint8Array): Aead => {
       if (outOffset < 0 || outOffset + length + AEAD_TAG_LENGTH > out.length) {
         throw new RangeError(`${algorithm}: output buffer too small`)
       }
-      const cipher = createCipheriv(name, keyObject, nonce, AEAD_OPTIONS)
+      const cipher = createCipheriv(name, cipherKey(), nonce, AEAD_OPTIONS)
       cipher.setAAD(aad)
       // `update` reads all of `plaintext` into a fresh buffer before anything is
       // written to `out`, which makes in-place sealing safe.
@@ -76,7 +94,7 @@ const makeAead = (algorithm: AeadAlgorithm, key: Uint8Array): Aead => {
       const length = ciphertext.length - AEAD_TAG_LENGTH
       if (length < 0 || outOffset < 0 || outOffset + length > out.length) return false
       try {
-        const decipher = createDecipheriv(name, keyObject, nonce, AEAD_OPTIONS)
+        const decipher = createDecipheriv(name, cipherKey(), nonce, AEAD_OPTIONS)
         decipher.setAAD(aad)
         decipher.setAuthTag(ciphertext.subarray(length))
         const body = decipher.update(ciphertext.subarray(0, length))
@@ -146,10 +164,18 @@ const hkdfExpand = (algorithm: HashAlgorithm, prk: Uint8Array, info: Uint8Array,
   }
   // RFC 5869 §2.3: T(i) = HMAC(PRK, T(i-1) || info || i). node's hkdfSync always
   // extracts first, so expand is done here.
-  const okm = new Uint8Array(length)
   // A raw key, not a KeyObject: for these one-block HMACs, creating the
   // KeyObject costs as much as the HMAC itself.
   const key = prk
+  if (length <= hashLen) {
+    // One block (every TLS 1.3 and QUIC label): T(1) = HMAC(PRK, info || 0x01), in one update.
+    const input = new Uint8Array(info.length + 1)
+    input.set(info)
+    input[info.length] = 1
+    const t1 = createHmac(algorithm, key).update(input).digest()
+    return length === hashLen ? toUint8Array(t1) : new Uint8Array(t1.subarray(0, length))
+  }
+  const okm = new Uint8Array(length)
   const counter = new Uint8Array(1)
   let previous: Uint8Array = new Uint8Array(0)
   for (let offset = 0, i = 1; offset < length; i++) {

@@ -1,13 +1,20 @@
-import { Deferred, Effect, Option, type Queue, type Scope, Stream } from "effect"
+import { Deferred, Effect, Option, type Scope, Stream } from "effect"
 import type * as Connection from "../../Connection.js"
 import { connectionClosedError, type ConnectionClosedError, DatagramError } from "../../QuicError.js"
 import type { QuicStream } from "../../Stream.js"
-import { type ConnectionSignals, type Driver, type End, takeUntilEnd } from "./driver.js"
+import { type ConnectionSignals, type Driver, type End, type Mailbox, takeFromMailbox } from "./driver.js"
 import { makeQuicStream } from "./stream.js"
 import { QUIC_V1, QUIC_V2 } from "../packet/version.js"
 
-const closedError = (c: ConnectionSignals): ConnectionClosedError =>
-  connectionClosedError(c.closeReason ?? { _tag: "EndpointClosed" })
+/**
+ * One error per closed connection, made at first need: every waiter of a
+ * closed connection (a server's accept and datagram loops) fails with the
+ * same value, and an Effect error captures a stack trace when made.
+ */
+const closedError = (c: ConnectionSignals): ConnectionClosedError => {
+  if (c.closeReason === undefined) return connectionClosedError({ _tag: "EndpointClosed" })
+  return (c.closedError ??= connectionClosedError(c.closeReason))
+}
 
 export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "client" | "server"): Connection.Connection => {
   const handle = c.handle
@@ -27,12 +34,12 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
     )
 
   /** The next item of a connection queue (made at first use); fails once the connection closed and the queue is empty. */
-  const takeOrClosed = <A>(queue: () => Queue.Queue<A | End>): Effect.Effect<A, ConnectionClosedError> =>
-    Effect.suspend(() => takeUntilEnd(queue())).pipe(
+  const takeOrClosed = <A>(queue: () => Mailbox<A | End>): Effect.Effect<A, ConnectionClosedError> =>
+    Effect.suspend(() => takeFromMailbox(queue())).pipe(
       Effect.flatMap(Option.match({ onNone: () => Effect.fail(closedError(c)), onSome: Effect.succeed }))
     )
 
-  const accept = (queue: () => Queue.Queue<number | End>): Effect.Effect<QuicStream, ConnectionClosedError> =>
+  const accept = (queue: () => Mailbox<number | End>): Effect.Effect<QuicStream, ConnectionClosedError> =>
     Effect.map(takeOrClosed(queue), (id) => makeQuicStream(driver, c, id, false))
 
   const sendDatagram = (data: Uint8Array, options?: { readonly dropOldWhenFull?: boolean }) =>

@@ -14,6 +14,7 @@ import {
   type Scope,
   Stream
 } from "effect"
+import type { ConnectionClosedError } from "../../QuicError.js"
 import type { OutgoingDatagrams, UdpSocketService } from "../../UdpSocket.js"
 import { sameAddress, type SocketAddress } from "../address.js"
 import type { OutgoingPacket, QuicEndpoint } from "../endpoint.js"
@@ -68,18 +69,73 @@ export class StreamSignals {
 const END = Symbol("end")
 export type End = typeof END
 
+/**
+ * A connection's queue of accepted streams or received datagrams: an array
+ * and a latch. An Effect `Queue` costs tens of µs to make (`runSync` runs a
+ * fiber for it), and a server connection wants three; this one is a plain
+ * object. Takers wait on the latch and take synchronously once woken, so an
+ * item goes to exactly one taker and none is lost to an interrupted one.
+ * With a `capacity`, a full mailbox drops its oldest item (a sliding queue).
+ */
+export class Mailbox<A> {
+  private items: Array<A> = []
+  private head = 0
+  private readonly ready = Effect.unsafeMakeLatch(false)
+
+  constructor(private readonly capacity = Number.POSITIVE_INFINITY) {}
+
+  get size(): number {
+    return this.items.length - this.head
+  }
+
+  offer(item: A): void {
+    if (this.size > 0 && this.size >= this.capacity) {
+      this.items[this.head] = undefined as A
+      this.head++
+    }
+    this.items.push(item)
+    this.ready.unsafeOpen()
+  }
+
+  private poll(): A | undefined {
+    const items = this.items
+    const item = items[this.head]!
+    items[this.head] = undefined as A
+    this.head++
+    if (this.head === items.length) {
+      this.items = []
+      this.head = 0
+      this.ready.unsafeClose()
+    } else if (this.head >= 64 && this.head * 2 >= items.length) {
+      this.items = items.slice(this.head)
+      this.head = 0
+    }
+    return item
+  }
+
+  /** The next item, waiting for one. */
+  readonly take: Effect.Effect<A> = Effect.suspend(() => this.takeNow())
+
+  private takeNow(): Effect.Effect<A> {
+    if (this.size > 0) return Effect.succeed(this.poll() as A)
+    return Effect.zipRight(this.ready.await, Effect.suspend(() => this.takeNow()))
+  }
+}
+
 /** Per-connection signals and queues. */
 export class ConnectionSignals {
   readonly handshake = Deferred.unsafeMake<void, CloseReason>(FiberId.none)
   readonly closed = Deferred.unsafeMake<CloseReason>(FiberId.none)
-  private bidiQueue: Queue.Queue<number | End> | undefined
-  private uniQueue: Queue.Queue<number | End> | undefined
-  private datagramQueue: Queue.Queue<Uint8Array | End> | undefined
+  private bidiQueue: Mailbox<number | End> | undefined
+  private uniQueue: Mailbox<number | End> | undefined
+  private datagramQueue: Mailbox<Uint8Array | End> | undefined
   private eventHub: PubSub.PubSub<ConnectionEvent> | undefined
   readonly streams = new Map<number, StreamSignals>()
   readonly streamsAvailable = Effect.unsafeMakeLatch(false)
   readonly datagramsUnblocked = Effect.unsafeMakeLatch(false)
   closeReason: CloseReason | undefined
+  /** The error every waiter sees once `closeReason` is set (made at first need). */
+  closedError: ConnectionClosedError | undefined
   zeroRttRejected = false
 
   constructor(
@@ -88,33 +144,33 @@ export class ConnectionSignals {
   ) {}
 
   /*
-   * The queues are made at first use: an Effect queue costs tens of µs to
-   * make, and most connections never see a unidirectional stream or a
-   * datagram. One made after the close starts with its end marker.
+   * The queues are made at first use: most connections never see a
+   * unidirectional stream or a datagram. One made after the close starts
+   * with its end marker.
    */
 
-  get incomingBidi(): Queue.Queue<number | End> {
-    return (this.bidiQueue ??= this.ended(Effect.runSync(Queue.unbounded<number | End>())))
+  get incomingBidi(): Mailbox<number | End> {
+    return (this.bidiQueue ??= this.ended(new Mailbox<number | End>()))
   }
 
-  get incomingUni(): Queue.Queue<number | End> {
-    return (this.uniQueue ??= this.ended(Effect.runSync(Queue.unbounded<number | End>())))
+  get incomingUni(): Mailbox<number | End> {
+    return (this.uniQueue ??= this.ended(new Mailbox<number | End>()))
   }
 
-  get datagrams(): Queue.Queue<Uint8Array | End> {
-    return (this.datagramQueue ??= this.ended(Effect.runSync(Queue.sliding<Uint8Array | End>(this.datagramCapacity))))
+  get datagrams(): Mailbox<Uint8Array | End> {
+    return (this.datagramQueue ??= this.ended(new Mailbox<Uint8Array | End>(this.datagramCapacity)))
   }
 
-  private ended<A>(queue: Queue.Queue<A | End>): Queue.Queue<A | End> {
-    if (this.closeReason !== undefined) Queue.unsafeOffer(queue, END)
+  private ended<A>(queue: Mailbox<A | End>): Mailbox<A | End> {
+    if (this.closeReason !== undefined) queue.offer(END)
     return queue
   }
 
   /** Ends every queue made so far (the connection closed). */
   endQueues(): void {
-    if (this.bidiQueue !== undefined) Queue.unsafeOffer(this.bidiQueue, END)
-    if (this.uniQueue !== undefined) Queue.unsafeOffer(this.uniQueue, END)
-    if (this.datagramQueue !== undefined) Queue.unsafeOffer(this.datagramQueue, END)
+    this.bidiQueue?.offer(END)
+    this.uniQueue?.offer(END)
+    this.datagramQueue?.offer(END)
   }
 
   /**
@@ -516,7 +572,7 @@ export class Driver {
         break
       case "StreamOpened":
         c.stream(event.stream)
-        Queue.unsafeOffer(event.bidi ? c.incomingBidi : c.incomingUni, event.stream)
+        ;(event.bidi ? c.incomingBidi : c.incomingUni).offer(event.stream)
         break
       case "StreamReadable":
         c.stream(event.stream).readable.unsafeOpen()
@@ -537,7 +593,7 @@ export class Driver {
         c.streamsAvailable.unsafeOpen()
         break
       case "DatagramReceived":
-        Queue.unsafeOffer(c.datagrams, event.data)
+        c.datagrams.offer(event.data)
         break
       case "DatagramsUnblocked":
         c.datagramsUnblocked.unsafeOpen()
@@ -644,3 +700,14 @@ export const takeUntilEnd = <A>(queue: Queue.Queue<A | End>): Effect.Effect<Opti
       return Effect.succeed(Option.some(value))
     })
   )
+
+/** Takes from a mailbox that ends with END; None once it ended. */
+export const takeFromMailbox = <A>(mailbox: Mailbox<A | End>): Effect.Effect<Option.Option<A>> =>
+  Effect.map(mailbox.take, (value) => {
+    if (isEnd(value)) {
+      // Leave the marker for any other taker.
+      mailbox.offer(END)
+      return Option.none()
+    }
+    return Option.some(value)
+  })

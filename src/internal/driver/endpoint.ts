@@ -95,6 +95,8 @@ export const make = (
     const connectionSpan = (handle: number, side: "client" | "server") => {
       const peer = endpoint.remoteAddress(handle)
       return Effect.makeSpanScoped("quic.connection", {
+        // The stack would only show this module; capturing it costs more than the span.
+        captureStackTrace: false,
         attributes: {
           "quic.side": side,
           "quic.peer": peer === undefined ? "" : `${peer.address}:${peer.port}`,
@@ -131,7 +133,10 @@ export const make = (
         yield* connectionSpan(connection.id, "client")
         yield* Effect.logDebug(`effect-quic: connected to ${target.address}:${target.port}`)
         return connection
-      }).pipe(Effect.withSpan("quic.connect", { attributes: { "quic.server_name": options?.serverName ?? String(address) } }))
+      }).pipe(Effect.withSpan("quic.connect", {
+        captureStackTrace: false,
+        attributes: { "quic.server_name": options?.serverName ?? String(address) }
+      }))
 
     const nextIncoming = Effect.suspend(() =>
       config.server === undefined
