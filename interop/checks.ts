@@ -4,7 +4,7 @@
  * datagram log, never from the endpoints' own reports. Each check returns
  * the reasons it failed; none means it passed.
  */
-import { FrameType, type QuicPacket } from "./tshark.js"
+import { FrameType, type QuicPacket, type UdpDatagram } from "./tshark.js"
 
 /** One line of quic-netem's datagram log. */
 export interface RelayRecord {
@@ -18,6 +18,12 @@ export interface Trace {
   readonly serverLeg: ReadonlyArray<QuicPacket>
   /** Packets between the client and the relay (what the client sent and received). */
   readonly clientLeg: ReadonlyArray<QuicPacket>
+  /** Packets to or from the server's preferred address (the client reaches it directly, not through the relay). */
+  readonly preferredLeg: ReadonlyArray<QuicPacket>
+  readonly preferredPort: number
+  /** Every UDP datagram of each leg, QUIC or not. */
+  readonly serverLegDatagrams: ReadonlyArray<UdpDatagram>
+  readonly clientLegDatagrams: ReadonlyArray<UdpDatagram>
   readonly serverPort: number
   readonly relayPort: number
   readonly relayLog: ReadonlyArray<RelayRecord>
@@ -162,6 +168,19 @@ const checks = {
     return unchallenged.length > 0 ? [`the server sent no PATH_CHALLENGE to the new path(s) ${unchallenged.join(", ")}`] : []
   },
 
+  migrated: (trace: Trace) => {
+    // RFC 9000 §9.6.1: the client moves to the preferred address with a connection ID it has not used before.
+    const toPreferred = trace.preferredLeg.filter((p) => p.dstPort === trace.preferredPort && p.type === "1rtt" && p.decrypted)
+    if (toPreferred.length === 0) return ["the client sent no 1-RTT packet to the preferred address"]
+    const usedBefore = new Set(trace.clientLeg.filter((p) => p.dstPort === trace.relayPort).flatMap((p) => p.dcid === undefined ? [] : [p.dcid]))
+    const reasons: Array<string> = []
+    const reused = toPreferred.filter((p) => p.dcid !== undefined && usedBefore.has(p.dcid))
+    if (reused.length > 0) reasons.push(`the client reused connection ID ${reused[0]!.dcid} on the preferred address`)
+    if (!toPreferred.some((p) => has(p, FrameType.STREAM) || has(p, FrameType.ACK))) reasons.push("no data or ACK reached the preferred address")
+    if (!trace.preferredLeg.some((p) => p.srcPort === trace.preferredPort && p.decrypted)) reasons.push("the server never answered from its preferred address")
+    return reasons
+  },
+
   ipv6: (trace: Trace) =>
     trace.serverLeg.some((p) => !p.srcAddress.includes(":")) ? ["some packets were not IPv6"] : []
 } satisfies Record<string, (trace: Trace) => ReadonlyArray<string>>
@@ -174,14 +193,14 @@ export const runCheck = (name: CheckName, trace: Trace): ReadonlyArray<string> =
 export const relayAgrees = (trace: Trace): ReadonlyArray<string> => {
   const logged = (dir: RelayRecord["dir"]) =>
     trace.relayLog.filter((r) => r.dir === dir && r.fate !== "dropped").reduce((n, r) => n + r.size, 0)
-  const captured = (packets: ReadonlyArray<QuicPacket>, sent: (p: QuicPacket) => boolean) =>
-    datagrams(packets).filter(sent).reduce((n, p) => n + p.datagramBytes, 0)
+  const captured = (leg: ReadonlyArray<UdpDatagram>, sent: (d: UdpDatagram) => boolean) =>
+    leg.filter(sent).reduce((n, d) => n + d.bytes, 0)
   const compare = (dir: RelayRecord["dir"], capturedBytes: number) => {
     const loggedBytes = logged(dir)
     return loggedBytes === capturedBytes ? [] : [`the relay logged ${loggedBytes} bytes ${dir}, the capture shows ${capturedBytes}`]
   }
   return [
-    ...compare("to_server", captured(trace.serverLeg, (p) => p.dstPort === trace.serverPort)),
-    ...compare("to_client", captured(trace.clientLeg, (p) => p.srcPort === trace.relayPort))
+    ...compare("to_server", captured(trace.serverLegDatagrams, (d) => d.dstPort === trace.serverPort)),
+    ...compare("to_client", captured(trace.clientLegDatagrams, (d) => d.srcPort === trace.relayPort))
   ]
 }

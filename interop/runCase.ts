@@ -96,13 +96,16 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
     }
     const serverPort = yield* promise(freePort)
     const relayPort = yield* promise(freePort)
+    const preferredPort = yield* promise(freePort)
     const keyLogs = { server: join(dir, "server.keys"), client: join(dir, "client.keys") }
     const relayLogFile = join(dir, "relay.log")
     const node = process.execPath
 
     const server = yield* spawned(() =>
       pair.server === "effect-quic"
-        ? start("server", node, [QUIC_INTEROP, "--www", www, "--certs", certs, "--port", String(serverPort), "--listen", host], {
+        ? start("server", node, [
+          QUIC_INTEROP, "--www", www, "--certs", certs, "--port", String(serverPort), "--listen", host, "--preferred-port", String(preferredPort)
+        ], {
           env: { ...process.env, ROLE: "server", TESTCASE: scenario.serverCase, SSLKEYLOGFILE: keyLogs.server, QLOGDIR: join(dir, "qlog-server") }
         })
         : start("server", options.quicGo!, [
@@ -117,7 +120,7 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
         ...scenario.netem, "--seed", String(options.seed), "--log", relayLogFile
       ])
     )
-    const capture = yield* Tshark.capture({ ports: [serverPort, relayPort], file: join(dir, "capture.pcapng") })
+    const capture = yield* Tshark.capture({ ports: [serverPort, relayPort, preferredPort], file: join(dir, "capture.pcapng") })
     const serverReady = yield* promise(() =>
       pair.server === "effect-quic" ? server.waitForLine(/listening on/, START_TIMEOUT_MILLIS).then(() => true) : waitForUdpPort(server, serverPort).then(() => true)
     ).pipe(Effect.orElseSucceed(() => false))
@@ -169,11 +172,22 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
 
     const keyLog = join(dir, "keys.log")
     writeFileSync(keyLog, [keyLogs.server, keyLogs.client].filter(existsSync).map((f) => readFileSync(f, "utf8")).join(""))
-    const leg = (port: number) => Tshark.decode({ file: capture.file, port, keyLogFile: keyLog, timeout: "5 minutes" })
-    const [serverLeg, clientLeg] = yield* Effect.all([leg(serverPort), leg(relayPort)], { concurrency: 2 })
+    const leg = (port: number, morePorts: ReadonlyArray<number> = []) =>
+      Tshark.decode({ file: capture.file, port, morePorts, keyLogFile: keyLog, timeout: "5 minutes" })
+    // The client reaches a preferred address directly: that leg continues its conversation with the relay.
+    const [serverLeg, clientView, serverLegDatagrams, clientLegDatagrams] = yield* Effect.all([
+      leg(serverPort),
+      leg(relayPort, [preferredPort]),
+      Tshark.udpDatagrams({ file: capture.file, port: serverPort }),
+      Tshark.udpDatagrams({ file: capture.file, port: relayPort })
+    ], { concurrency: 2 })
     const trace: Trace = {
       serverLeg,
-      clientLeg,
+      clientLeg: clientView.filter((p) => p.srcPort === relayPort || p.dstPort === relayPort),
+      preferredLeg: clientView.filter((p) => p.srcPort === preferredPort || p.dstPort === preferredPort),
+      preferredPort,
+      serverLegDatagrams,
+      clientLegDatagrams,
       serverPort,
       relayPort,
       relayLog: readRelayLog(relayLogFile)

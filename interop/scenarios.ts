@@ -133,7 +133,7 @@ export const scenarios: ReadonlyArray<Scenario> = [
     checks: ["pathValidated"],
     timeoutSeconds: 120
   }),
-  scenario("connectionmigration", { files: () => [MiB] }),
+  scenario("connectionmigration", { files: () => [MiB], checks: ["migrated"] }),
   scenario("http3", { files: () => [KiB] }),
   scenario("ecn", { files: () => [KiB] })
 ]

@@ -236,6 +236,8 @@ export interface DecodeOptions {
   readonly file: string
   /** The UDP port to decode as QUIC (only datagrams to or from it are returned). */
   readonly port: number
+  /** Further ports of the same endpoint's connections (a client that moved to a server's preferred address). */
+  readonly morePorts?: ReadonlyArray<number>
   /** The NSS key-log file; `undefined` decodes without one. */
   readonly keyLogFile?: string
   readonly timeout?: Duration.DurationInput
@@ -381,16 +383,17 @@ export const parseDecode = (text: string): ReadonlyArray<QuicPacket> => {
 export const decode = (options: DecodeOptions): Effect.Effect<ReadonlyArray<QuicPacket>, TsharkError> =>
   Effect.gen(function*() {
     const tshark = yield* binary()
+    const ports = [options.port, ...(options.morePorts ?? [])]
     const args = [
       "-r", options.file,
       "-n",
       // An explicit empty value disables a key log from the user's preferences.
       "-o", `tls.keylog_file:${options.keyLogFile ?? ""}`,
-      "-d", `udp.port==${options.port},quic`,
-      // Only the port asked for is QUIC: a relay's other leg carries the same packets, and
+      ...ports.flatMap((port) => ["-d", `udp.port==${port},quic`]),
+      // Only the ports asked for are QUIC: a relay's other leg carries the same packets, and
       // tshark would take their second copies for duplicates and leave them undecrypted.
       "--disable-heuristic", "quic",
-      "-Y", `udp.port==${options.port}`,
+      "-Y", ports.map((port) => `udp.port==${port}`).join(" || "),
       "-T", "json",
       "--no-duplicate-keys",
       "-J", "frame ip ipv6 udp quic"
@@ -423,6 +426,46 @@ export const decode = (options: DecodeOptions): Effect.Effect<ReadonlyArray<Quic
     return yield* Effect.try({
       try: () => parseDecode(stdout),
       catch: (error) => new TsharkError({ message: `tshark's JSON did not parse: ${String(error)}` })
+    })
+  })
+
+/** One UDP datagram of a capture: its ports and payload length. */
+export interface UdpDatagram {
+  readonly srcPort: number
+  readonly dstPort: number
+  readonly bytes: number
+}
+
+/**
+ * Every UDP datagram to or from `port`, whatever it holds: a datagram a relay
+ * corrupted may not dissect as QUIC at all, but it still crossed the wire.
+ */
+export const udpDatagrams = (options: { readonly file: string; readonly port: number }): Effect.Effect<ReadonlyArray<UdpDatagram>, TsharkError> =>
+  Effect.gen(function*() {
+    const tshark = yield* binary()
+    const text = yield* Effect.async<string, TsharkError>((resume) => {
+      const child = spawn(tshark, [
+        "-r", options.file, "-n", "--disable-heuristic", "quic", "-Y", `udp.port==${options.port}`,
+        "-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "udp.length"
+      ], { stdio: ["ignore", "pipe", "pipe"] })
+      const out: Array<Buffer> = []
+      let err = ""
+      child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
+      child.stderr.setEncoding("utf8")
+      child.stderr.on("data", (chunk: string) => {
+        err += chunk
+      })
+      child.on("error", (error) => resume(Effect.fail(new TsharkError({ message: `tshark: ${error.message}` }))))
+      child.on("close", (code, signal) =>
+        resume(code === 0 ? Effect.succeed(Buffer.concat(out).toString("utf8")) : Effect.fail(new TsharkError({ message: `tshark -T fields exited with ${code ?? signal}: ${err.trim()}` }))))
+      return Effect.sync(() => {
+        if (!exited(child)) child.kill("SIGKILL")
+      })
+    })
+    return text.split("\n").filter((line) => line.trim() !== "").map((line) => {
+      const [src, dst, length] = line.split("\t").map(Number)
+      // The UDP length field counts its own 8-byte header.
+      return { srcPort: src!, dstPort: dst!, bytes: length! - 8 }
     })
   })
 

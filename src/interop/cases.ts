@@ -28,6 +28,8 @@ export interface CaseSettings {
   readonly preferV2: boolean
   /** The server accepts 0-RTT data. */
   readonly earlyData: boolean
+  /** The server offers a preferred_address, which our client moves to once the handshake is confirmed (RFC 9000 §9.6). */
+  readonly preferredAddress: boolean
 }
 
 const base: CaseSettings = {
@@ -36,7 +38,8 @@ const base: CaseSettings = {
   chacha20Only: false,
   retry: false,
   preferV2: false,
-  earlyData: false
+  earlyData: false,
+  preferredAddress: false
 }
 
 const cases: Record<string, CaseSettings> = {
@@ -59,7 +62,8 @@ const cases: Record<string, CaseSettings> = {
   ipv6: base,
   v2: { ...base, preferV2: true },
   "rebind-port": base,
-  "rebind-addr": base
+  "rebind-addr": base,
+  connectionmigration: { ...base, preferredAddress: true }
 }
 
 /**
@@ -68,8 +72,7 @@ const cases: Record<string, CaseSettings> = {
  */
 export const UNSUPPORTED: Record<string, string> = {
   http3: "HTTP/3 is not implemented",
-  ecn: "node:dgram can neither set nor read the ECN bits of a datagram",
-  connectionmigration: "the server does not offer a preferred_address yet"
+  ecn: "node:dgram can neither set nor read the ECN bits of a datagram"
 }
 
 export type CaseLookup =

@@ -28,6 +28,10 @@ export const quicInterop = Command.make("quic-interop", {
   certs: Options.directory("certs").pipe(Options.withDefault("/certs"), Options.withDescription("server: cert.pem and priv.key")),
   port: Options.integer("port").pipe(Options.withDefault(443), Options.withDescription("server: UDP port")),
   listen: Options.text("listen").pipe(Options.withDefault("::"), Options.withDescription("server: address to listen on")),
+  preferredPort: Options.integer("preferred-port").pipe(
+    Options.withDefault(0),
+    Options.withDescription("server, connectionmigration: the preferred address's port (0: a free one)")
+  ),
   ca: Options.file("ca", { exists: "yes" }).pipe(
     Options.optional,
     Options.withDescription("client: verify the server against these CAs (by default it is not verified)")
@@ -42,7 +46,7 @@ export const quicInterop = Command.make("quic-interop", {
     if (found._tag === "Unsupported") return yield* fail(`${testCase}: not supported (${found.reason})`, EXIT_UNSUPPORTED)
     const common = { settings: found.settings, keyLog: keyLogPath(undefined), qlogDir: env("QLOGDIR") }
     const run = role === "server"
-      ? runServer({ ...common, www: flags.www, certs: flags.certs, listen: flags.listen, port: flags.port })
+      ? runServer({ ...common, www: flags.www, certs: flags.certs, listen: flags.listen, port: flags.port, preferredPort: flags.preferredPort })
       : runClient({
         ...common,
         requests: (env("REQUESTS") ?? "").split(/\s+/).filter((url) => url !== ""),

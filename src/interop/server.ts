@@ -5,6 +5,8 @@
  */
 import { Console, Effect, Stream } from "effect"
 import { open } from "node:fs/promises"
+import { isIP } from "node:net"
+import { networkInterfaces } from "node:os"
 import { join } from "node:path"
 import type { Connection } from "../Connection.js"
 import * as Endpoint from "../Endpoint.js"
@@ -26,6 +28,8 @@ export interface ServerOptions {
   readonly certs: string
   readonly listen: string
   readonly port: number
+  /** The port of the preferred address (0: any free one). */
+  readonly preferredPort: number
   readonly keyLog: string | undefined
   readonly qlogDir: string | undefined
 }
@@ -67,6 +71,22 @@ const serveConnection = (www: string) => (connection: Connection): Effect.Effect
     yield* Effect.forever(Effect.flatMap(connection.acceptBi, (stream) => Effect.fork(Effect.ignore(serve(stream)))))
   }).pipe(Effect.ignore)
 
+/**
+ * The preferred address on the listening host: the listen address itself, or
+ * for a wildcard listen the first external address of each family (the
+ * runner's containers have one), else loopback.
+ */
+const preferredAddress = (listen: string, port: number) => {
+  const hostPort = (address: string) => address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`
+  if (listen !== "::" && listen !== "0.0.0.0") {
+    return isIP(listen) === 6 ? { ipv6: hostPort(listen) } : { ipv4: hostPort(listen) }
+  }
+  const external = Object.values(networkInterfaces()).flatMap((list) => list ?? []).filter((i) => !i.internal && !i.address.startsWith("fe80"))
+  const ipv4 = external.find((i) => i.family === "IPv4")?.address ?? "127.0.0.1"
+  const ipv6 = external.find((i) => i.family === "IPv6")?.address ?? "::1"
+  return listen === "::" ? { ipv4: hostPort(ipv4), ipv6: hostPort(ipv6) } : { ipv4: hostPort(ipv4) }
+}
+
 export const runServer = (options: ServerOptions) =>
   Effect.gen(function*() {
     const keyLog = yield* openKeyLog(options.keyLog)
@@ -85,7 +105,9 @@ export const runServer = (options: ServerOptions) =>
         privateKey: join(options.certs, "priv.key"),
         alpn: [HQ_ALPN, PERF_ALPN],
         retry: settings.retry,
-        earlyData: settings.earlyData
+        earlyData: settings.earlyData,
+        ...(settings.preferV2 ? { versions: ["v2", "v1"] as const } : {}),
+        ...(settings.preferredAddress ? { preferredAddress: preferredAddress(options.listen, options.preferredPort) } : {})
       },
       ...(settings.chacha20Only ? { cipherSuites: ["chacha20"] as const } : {}),
       transport: interopTransport,
