@@ -934,8 +934,22 @@ export class Connection {
       // RFC 9002 §6.2.4: probe with the handshake data that may have been lost
       // rather than a bare PING, saving a round trip when it was.
       if (space.name !== "application") space.cryptoSend?.retransmitUnacked()
+      else if (!this.streams.hasPendingData()) this.resendInProbe(this.recovery.oldestAckElicitingInFlight("application"))
     }
     if (events.acked.length > 0 || events.lost.length > 0) this.drainStreamEvents()
+  }
+
+  /**
+   * RFC 9002 §6.2.4: with no new data, a probe may carry previously sent
+   * data. Probing with the oldest unacknowledged stream data rather than a
+   * bare PING delivers it even when every ACK that would have declared it
+   * lost goes missing (as under bursty loss), where PINGs alone only earn
+   * ACKs that can be lost in turn until the idle timeout.
+   */
+  private resendInProbe(sent: Sent | undefined): void {
+    if (sent === undefined) return
+    if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onLost(record)
+    if (sent.handshakeDone) this.handshakeDoneToSend = true
   }
 
   private onPacketAcked(space: PacketSpace, packet: SentPacket<Sent>): void {

@@ -210,6 +210,20 @@ export class LossDetection<T> {
     return this.ptoCount
   }
 
+  /**
+   * What the oldest ack-eliciting packet in flight in `space` carried (PMTU
+   * probes aside), for a PTO probe to send again (RFC 9002 §6.2.4).
+   */
+  oldestAckElicitingInFlight(space: PacketNumberSpace): T | undefined {
+    const sent = this.spaces[space]?.sent
+    if (sent === undefined) return undefined
+    for (let i = sent.start; i < sent.end; i++) {
+      const packet = sent.at(i)
+      if (packet !== undefined && packet.ackEliciting && packet.inFlight && !packet.isPmtuProbe) return packet.payload
+    }
+    return undefined
+  }
+
   timeOfLastAckEliciting(space: PacketNumberSpace): number | undefined {
     return this.spaces[space]?.timeOfLastAckEliciting
   }
