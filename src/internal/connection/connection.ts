@@ -931,22 +931,27 @@ export class Connection {
     for (const probe of events.lostPmtuProbes) this.mtud.onProbeLost(probe.packetNumber)
     if (events.probes > 0) {
       space.probes = Math.max(space.probes, events.probes)
-      // RFC 9002 §6.2.4: probe with the handshake data that may have been lost
-      // rather than a bare PING, saving a round trip when it was.
-      if (space.name !== "application") space.cryptoSend?.retransmitUnacked()
-      else if (!this.streams.hasPendingData()) this.resendInProbe(this.recovery.oldestAckElicitingInFlight("application"))
     }
     if (events.acked.length > 0 || events.lost.length > 0) this.drainStreamEvents()
   }
 
   /**
-   * RFC 9002 §6.2.4: with no new data, a probe may carry previously sent
-   * data. Probing with the oldest unacknowledged stream data rather than a
-   * bare PING delivers it even when every ACK that would have declared it
-   * lost goes missing (as under bursty loss), where PINGs alone only earn
-   * ACKs that can be lost in turn until the idle timeout.
+   * RFC 9002 §6.2.4: a probe carries new data when there is some, else data
+   * sent before that is not yet acknowledged (the handshake's CRYPTO data,
+   * or the oldest ack-eliciting packet's stream frames), and is a bare PING
+   * only when there is none. Each of the two probes of a PTO does so: under
+   * bursty loss a PING alone only earns an ACK that can be lost in turn
+   * (a second Initial with PING cannot start a handshake whose ClientHello
+   * was lost, and a server PINGing for its lost response never learns of
+   * the loss while the client's ACKs go missing), until the idle timeout.
    */
-  private resendInProbe(sent: Sent | undefined): void {
+  private fillProbe(space: PacketSpace): void {
+    if (space.name !== "application") {
+      if (space.cryptoSend?.hasPending !== true) space.cryptoSend?.retransmitUnacked()
+      return
+    }
+    if (this.streams.hasPendingData()) return
+    const sent = this.recovery.oldestAckElicitingInFlight("application")
     if (sent === undefined) return
     if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onLost(record)
     if (sent.handshakeDone) this.handshakeDoneToSend = true
@@ -1856,6 +1861,7 @@ export class Connection {
     congestionBlocked: boolean
   ): PendingPacket | undefined {
     if (!this.wantsToSend(space, now, zeroRtt, congestionBlocked)) return undefined
+    if (space.probes > 0 && !zeroRtt) this.fillProbe(space)
     const wantsAck = space.ack.wantsAck(now)
     const hasCrypto = !zeroRtt && space.cryptoSend?.hasPending === true
     const app = space.name === "application"
