@@ -71,6 +71,9 @@ import type { QlogFactory, QlogKeyType, QlogPacketHeader, QlogPacketType } from 
  */
 
 type Sent = SentFrames<SentStreamFrame>
+
+/** A packet whose stream frames or HANDSHAKE_DONE a PTO probe has not re-sent yet (RFC 9002 §6.2.4). */
+const resendableInProbe = (sent: Sent): boolean => sent.resentInProbe !== true && (sent.streams !== undefined || sent.handshakeDone)
 type Tls = TlsClient | TlsServer | CompletedServerHandshake | CompletedClientHandshake
 
 export type ConnectionState = "handshake" | "established" | "closing" | "draining" | "drained"
@@ -951,8 +954,12 @@ export class Connection {
       return
     }
     if (this.streams.hasPendingData()) return
-    const sent = this.recovery.oldestAckElicitingInFlight("application")
+    // One in-flight packet's data per probe, oldest first and each only once: a
+    // response sent as two packets (the data, then a FIN alone) is re-sent whole,
+    // and successive PTOs move on to later packets rather than repeat the oldest.
+    const sent = this.recovery.oldestAckElicitingInFlight("application", resendableInProbe)
     if (sent === undefined) return
+    sent.resentInProbe = true
     if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onLost(record)
     if (sent.handshakeDone) this.handshakeDoneToSend = true
   }

@@ -20,4 +20,9 @@ export interface SentFrames<StreamRecord> {
   readonly pathChallenge?: Uint8Array | undefined
   /** A 0-RTT packet (RFC 9001 §4.6.2: all of them count as lost if the server rejects 0-RTT). */
   readonly zeroRtt: boolean
+  /**
+   * Its data was queued again for a PTO probe while it was still in flight
+   * (RFC 9002 §6.2.4), so that the next probe takes a later packet's.
+   */
+  resentInProbe?: boolean
 }

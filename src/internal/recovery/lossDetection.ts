@@ -212,14 +212,15 @@ export class LossDetection<T> {
 
   /**
    * What the oldest ack-eliciting packet in flight in `space` carried (PMTU
-   * probes aside), for a PTO probe to send again (RFC 9002 §6.2.4).
+   * probes aside) among those `accept` takes, for a PTO probe to send again
+   * (RFC 9002 §6.2.4).
    */
-  oldestAckElicitingInFlight(space: PacketNumberSpace): T | undefined {
+  oldestAckElicitingInFlight(space: PacketNumberSpace, accept: (payload: T) => boolean = () => true): T | undefined {
     const sent = this.spaces[space]?.sent
     if (sent === undefined) return undefined
     for (let i = sent.start; i < sent.end; i++) {
       const packet = sent.at(i)
-      if (packet !== undefined && packet.ackEliciting && packet.inFlight && !packet.isPmtuProbe) return packet.payload
+      if (packet !== undefined && packet.ackEliciting && packet.inFlight && !packet.isPmtuProbe && accept(packet.payload)) return packet.payload
     }
     return undefined
   }
