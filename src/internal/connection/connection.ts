@@ -72,8 +72,6 @@ import type { QlogFactory, QlogKeyType, QlogPacketHeader, QlogPacketType } from 
 
 type Sent = SentFrames<SentStreamFrame>
 
-/** A packet whose stream frames or HANDSHAKE_DONE a PTO probe has not re-sent yet (RFC 9002 §6.2.4). */
-const resendableInProbe = (sent: Sent): boolean => sent.resentInProbe !== true && (sent.streams !== undefined || sent.handshakeDone)
 type Tls = TlsClient | TlsServer | CompletedServerHandshake | CompletedClientHandshake
 
 export type ConnectionState = "handshake" | "established" | "closing" | "draining" | "drained"
@@ -283,6 +281,8 @@ export class Connection {
   private bytesSentOnPath = 0
   private handshakeConfirmed = false
   private handshakeDoneToSend = false
+  /** RFC 9002 §6.2.4: PTOs so far, so that each round's probes re-send a packet in flight at most once. */
+  private probeRound = 0
   private peerParams: TransportParameters | undefined
   private idleTimeout: number
   private idleDeadline: number
@@ -934,6 +934,7 @@ export class Connection {
     for (const probe of events.lostPmtuProbes) this.mtud.onProbeLost(probe.packetNumber)
     if (events.probes > 0) {
       space.probes = Math.max(space.probes, events.probes)
+      this.probeRound++
     }
     if (events.acked.length > 0 || events.lost.length > 0) this.drainStreamEvents()
   }
@@ -948,20 +949,26 @@ export class Connection {
    * was lost, and a server PINGing for its lost response never learns of
    * the loss while the client's ACKs go missing), until the idle timeout.
    */
+  /** A packet in flight whose stream frames or HANDSHAKE_DONE this PTO round has not re-sent yet. */
+  private readonly resendableInProbe = (sent: Sent): boolean =>
+    sent.resentInProbe !== this.probeRound && (sent.streams !== undefined || sent.handshakeDone)
+
   private fillProbe(space: PacketSpace): void {
     if (space.name !== "application") {
       if (space.cryptoSend?.hasPending !== true) space.cryptoSend?.retransmitUnacked()
       return
     }
     if (this.streams.hasPendingData()) return
-    // One in-flight packet's data per probe, oldest first and each only once: a
-    // response sent as two packets (the data, then a FIN alone) is re-sent whole,
-    // and successive PTOs move on to later packets rather than repeat the oldest.
-    const sent = this.recovery.oldestAckElicitingInFlight("application", resendableInProbe)
-    if (sent === undefined) return
-    sent.resentInProbe = true
-    if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onLost(record)
-    if (sent.handshakeDone) this.handshakeDoneToSend = true
+    // One in-flight packet's data per probe still owed, oldest first and each only
+    // once: a response sent as two packets (the data, then a FIN alone) is re-sent
+    // whole, and successive PTOs move on to later packets rather than repeat the oldest.
+    for (let i = 0; i < space.probes; i++) {
+      const sent = this.recovery.oldestAckElicitingInFlight("application", this.resendableInProbe)
+      if (sent === undefined) return
+      sent.resentInProbe = this.probeRound
+      if (sent.streams !== undefined) for (const record of sent.streams) this.streams.onLost(record)
+      if (sent.handshakeDone) this.handshakeDoneToSend = true
+    }
   }
 
   private onPacketAcked(space: PacketSpace, packet: SentPacket<Sent>): void {
@@ -1844,7 +1851,8 @@ export class Connection {
       newConnectionIds: undefined,
       retiredConnectionIds: undefined,
       newToken: undefined,
-      pathChallenge: undefined
+      pathChallenge: undefined,
+      probe: false
     }
   }
 
@@ -1903,7 +1911,10 @@ export class Connection {
       payload.u8(FrameType.PING)
       packet.ackEliciting = true
     }
-    if (packet.ackEliciting && probe) space.probes--
+    if (packet.ackEliciting && probe) {
+      space.probes--
+      packet.probe = true
+    }
     w.offset = payload.offset
     if (w.offset === packet.pnOffset + packet.pnLength) {
       // Nothing fitted after all: give the packet number back.
@@ -2075,7 +2086,8 @@ export class Connection {
         retiredConnectionIds: packet.retiredConnectionIds,
         newToken: packet.newToken,
         pathChallenge: packet.pathChallenge,
-        zeroRtt: packet.zeroRtt
+        zeroRtt: packet.zeroRtt,
+        resentInProbe: packet.probe ? this.probeRound : -1
       }
     })
     if (qlogFrames !== undefined) this.qlogPacketSent(now, packet, qlogFrames, size, payloadEnd - packet.pnOffset - packet.pnLength)
@@ -2373,5 +2385,7 @@ interface PendingPacket {
   retiredConnectionIds: Array<number> | undefined
   newToken: Uint8Array | undefined
   pathChallenge: Uint8Array | undefined
+  /** Sent as a PTO probe (RFC 9002 §6.2.4). */
+  probe: boolean
 }
 

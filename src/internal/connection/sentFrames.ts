@@ -21,8 +21,9 @@ export interface SentFrames<StreamRecord> {
   /** A 0-RTT packet (RFC 9001 §4.6.2: all of them count as lost if the server rejects 0-RTT). */
   readonly zeroRtt: boolean
   /**
-   * Its data was queued again for a PTO probe while it was still in flight
-   * (RFC 9002 §6.2.4), so that the next probe takes a later packet's.
+   * The PTO round (RFC 9002 §6.2.4) whose probe re-sent this packet's data,
+   * or in which this packet itself went out as a probe; -1 for neither. A
+   * round's probes take each packet in flight at most once.
    */
-  resentInProbe?: boolean
+  resentInProbe: number
 }
