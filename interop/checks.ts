@@ -43,9 +43,14 @@ const datagrams = (packets: ReadonlyArray<QuicPacket>): ReadonlyArray<QuicPacket
 const fromServer = (trace: Trace) => trace.serverLeg.filter((p) => p.srcPort === trace.serverPort)
 const toServer = (trace: Trace) => trace.serverLeg.filter((p) => p.dstPort === trace.serverPort)
 
-/** Distinct ClientHellos the server received: one per handshake (a retransmission or a Retry repeats the same random). */
+/**
+ * Distinct ClientHellos the client sent: one per handshake (a retransmission
+ * or a Retry repeats the same random). Counted where the client sent them,
+ * before the relay: a copy corrupted on the way can mislead tshark about the
+ * rest of that connection on the server's side (a version field hit, say).
+ */
 export const handshakeCount = (trace: Trace): number =>
-  new Set(toServer(trace).flatMap((p) => p.clientRandom === undefined ? [] : [p.clientRandom])).size
+  new Set(trace.clientLeg.filter((p) => p.dstPort === trace.relayPort).flatMap((p) => p.clientRandom === undefined ? [] : [p.clientRandom])).size
 
 const checks = {
   noRetry: (trace: Trace) => trace.serverLeg.some((p) => p.type === "retry") ? ["the server sent a Retry"] : [],
