@@ -191,7 +191,8 @@ export const capture = (options: CaptureOptions): Effect.Effect<Capture, TsharkE
 
 export type PacketType = "initial" | "0rtt" | "handshake" | "retry" | "1rtt" | "version-negotiation" | "unknown"
 
-export interface QuicPacket {
+/** Where a packet's datagram came from and went, as the frame, IP and UDP layers say. */
+export interface DatagramInfo {
   /** The capture's frame number (one UDP datagram). */
   readonly frame: number
   /** Seconds since the capture's first frame. */
@@ -202,6 +203,9 @@ export interface QuicPacket {
   readonly dstPort: number
   /** The UDP payload length of the datagram that carried this packet (shared by coalesced packets). */
   readonly datagramBytes: number
+}
+
+export interface QuicPacket extends DatagramInfo {
   /** Connection IDs in lower-case hex; long headers carry both, short headers the destination. */
   readonly dcid?: string
   readonly scid?: string
@@ -273,17 +277,6 @@ const field = (packet: JsonObject, key: string): string | undefined => {
 
 const longTypes: Record<string, PacketType> = { "0": "initial", "1": "0rtt", "2": "handshake", "3": "retry" }
 const longTypesV2: Record<string, PacketType> = { "1": "initial", "2": "0rtt", "3": "handshake", "0": "retry" }
-
-/** Where a packet's datagram came from and went, as the frame, IP and UDP layers say. */
-interface DatagramInfo {
-  readonly frame: number
-  readonly time: number
-  readonly srcAddress: string
-  readonly dstAddress: string
-  readonly srcPort: number
-  readonly dstPort: number
-  readonly datagramBytes: number
-}
 
 const hex = (text: string | undefined): string | undefined => text?.replaceAll(":", "").toLowerCase()
 
@@ -379,10 +372,40 @@ export const parseDecode = (text: string): ReadonlyArray<QuicPacket> => {
   return out
 }
 
+/** Runs `tshark` over a capture file (`-r …` in `args`) and returns what it printed; killed after `timeout`. */
+export const read = (args: ReadonlyArray<string>, timeout: Duration.DurationInput = "60 seconds"): Effect.Effect<string, TsharkError> =>
+  Effect.gen(function*() {
+    const tshark = yield* binary()
+    const millis = Duration.toMillis(Duration.decode(timeout))
+    return yield* Effect.async<string, TsharkError>((resume) => {
+      const child = spawn(tshark, args, { stdio: ["ignore", "pipe", "pipe"] })
+      const out: Array<Buffer> = []
+      let err = ""
+      child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
+      child.stderr.setEncoding("utf8")
+      child.stderr.on("data", (chunk: string) => {
+        err += chunk
+      })
+      const timer = setTimeout(() => child.kill("SIGKILL"), millis)
+      child.on("error", (error) => {
+        clearTimeout(timer)
+        resume(Effect.fail(new TsharkError({ message: `tshark: ${error.message}` })))
+      })
+      child.on("close", (code, signal) => {
+        clearTimeout(timer)
+        if (code === 0) resume(Effect.succeed(Buffer.concat(out).toString("utf8")))
+        else resume(Effect.fail(new TsharkError({ message: `tshark -r exited with ${code ?? signal}: ${err.trim()}` })))
+      })
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        if (!exited(child)) child.kill("SIGKILL")
+      })
+    })
+  })
+
 /** Decodes the capture with tshark's QUIC dissector and the given key log. */
 export const decode = (options: DecodeOptions): Effect.Effect<ReadonlyArray<QuicPacket>, TsharkError> =>
   Effect.gen(function*() {
-    const tshark = yield* binary()
     const ports = [options.port, ...(options.morePorts ?? [])]
     const args = [
       "-r", options.file,
@@ -398,31 +421,7 @@ export const decode = (options: DecodeOptions): Effect.Effect<ReadonlyArray<Quic
       "--no-duplicate-keys",
       "-J", "frame ip ipv6 udp quic"
     ]
-    const timeout = Duration.toMillis(Duration.decode(options.timeout ?? "60 seconds"))
-    const stdout = yield* Effect.async<string, TsharkError>((resume) => {
-      const child = spawn(tshark, args, { stdio: ["ignore", "pipe", "pipe"] })
-      const out: Array<Buffer> = []
-      let err = ""
-      child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
-      child.stderr.setEncoding("utf8")
-      child.stderr.on("data", (chunk: string) => {
-        err += chunk
-      })
-      const timer = setTimeout(() => child.kill("SIGKILL"), timeout)
-      child.on("error", (error) => {
-        clearTimeout(timer)
-        resume(Effect.fail(new TsharkError({ message: `tshark: ${error.message}` })))
-      })
-      child.on("close", (code, signal) => {
-        clearTimeout(timer)
-        if (code === 0) resume(Effect.succeed(Buffer.concat(out).toString("utf8")))
-        else resume(Effect.fail(new TsharkError({ message: `tshark -r exited with ${code ?? signal}: ${err.trim()}` })))
-      })
-      return Effect.sync(() => {
-        clearTimeout(timer)
-        if (!exited(child)) child.kill("SIGKILL")
-      })
-    })
+    const stdout = yield* read(args, options.timeout)
     return yield* Effect.try({
       try: () => parseDecode(stdout),
       catch: (error) => new TsharkError({ message: `tshark's JSON did not parse: ${String(error)}` })
@@ -442,26 +441,10 @@ export interface UdpDatagram {
  */
 export const udpDatagrams = (options: { readonly file: string; readonly port: number }): Effect.Effect<ReadonlyArray<UdpDatagram>, TsharkError> =>
   Effect.gen(function*() {
-    const tshark = yield* binary()
-    const text = yield* Effect.async<string, TsharkError>((resume) => {
-      const child = spawn(tshark, [
-        "-r", options.file, "-n", "--disable-heuristic", "quic", "-Y", `udp.port==${options.port}`,
-        "-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "udp.length"
-      ], { stdio: ["ignore", "pipe", "pipe"] })
-      const out: Array<Buffer> = []
-      let err = ""
-      child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
-      child.stderr.setEncoding("utf8")
-      child.stderr.on("data", (chunk: string) => {
-        err += chunk
-      })
-      child.on("error", (error) => resume(Effect.fail(new TsharkError({ message: `tshark: ${error.message}` }))))
-      child.on("close", (code, signal) =>
-        resume(code === 0 ? Effect.succeed(Buffer.concat(out).toString("utf8")) : Effect.fail(new TsharkError({ message: `tshark -T fields exited with ${code ?? signal}: ${err.trim()}` }))))
-      return Effect.sync(() => {
-        if (!exited(child)) child.kill("SIGKILL")
-      })
-    })
+    const text = yield* read([
+      "-r", options.file, "-n", "--disable-heuristic", "quic", "-Y", `udp.port==${options.port}`,
+      "-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "udp.length"
+    ])
     return text.split("\n").filter((line) => line.trim() !== "").map((line) => {
       const [src, dst, length] = line.split("\t").map(Number)
       // The UDP length field counts its own 8-byte header.

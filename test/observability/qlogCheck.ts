@@ -15,7 +15,6 @@
  * Initial on the wire, which must name one client and one server trace.
  */
 import { Effect, Schedule } from "effect"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { expect } from "vitest"
@@ -331,25 +330,7 @@ export const decode = (options: { readonly file: string; readonly port: number; 
       "--no-duplicate-keys",
       "-J", "frame ip ipv6 udp quic"
     ]
-    const stdout = yield* Effect.async<string, Tshark.TsharkError>((resume) => {
-      const child = spawn(Tshark.tsharkPath!, args, { stdio: ["ignore", "pipe", "pipe"] })
-      const out: Array<Buffer> = []
-      let err = ""
-      child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
-      child.stderr.setEncoding("utf8")
-      child.stderr.on("data", (chunk: string) => {
-        err += chunk
-      })
-      child.on("error", (error) => resume(Effect.fail(new Tshark.TsharkError({ message: `tshark: ${error.message}` }))))
-      child.on("close", (code, signal) => {
-        if (code === 0) resume(Effect.succeed(Buffer.concat(out).toString("utf8")))
-        else resume(Effect.fail(new Tshark.TsharkError({ message: `tshark -r exited with ${code ?? signal}: ${err.trim()}` })))
-      })
-      return Effect.sync(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-      })
-    }).pipe(Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Tshark.TsharkError({ message: "tshark -r took over 60 s" }) }))
-
+    const stdout = yield* Tshark.read(args)
     const base = Tshark.parseDecode(stdout)
     // The same walk as parseDecode: every `quic` layer of every frame, in order.
     const extra: Array<Omit<WirePacket, keyof Tshark.QuicPacket>> = []
