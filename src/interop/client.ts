@@ -9,14 +9,14 @@ import { join } from "node:path"
 import type { Connection } from "../Connection.js"
 import * as Endpoint from "../Endpoint.js"
 import * as NodeQlog from "../NodeQlog.js"
-import * as NodeUdpSocket from "../NodeUdpSocket.js"
 import { PerfError } from "../perf/failure.js"
 import { formatAddress, resolveHostPort } from "../perf/hostPort.js"
 import { openKeyLog } from "../perf/keyLog.js"
 import { UdpSocket } from "../UdpSocket.js"
 import type { CaseSettings } from "./cases.js"
 import { encodeRequest, HQ_ALPN, parseRequestUrl, type RequestTarget } from "./request.js"
-import { interopTransport, SOCKET_BUFFER_BYTES } from "./transport.js"
+import { clientSocket } from "../perf/transport.js"
+import { interopTransport } from "./transport.js"
 
 export interface ClientOptions {
   readonly settings: CaseSettings
@@ -79,13 +79,7 @@ export const runClient = (options: ClientOptions) =>
     const server = yield* resolveHostPort("REQUESTS", formatAddress({ address: first.host, port: first.port }))
     const { settings } = options
     const keyLog = yield* openKeyLog(options.keyLog)
-    const socket = yield* NodeUdpSocket.make({
-      address: server.family === "udp6" ? "::" : "0.0.0.0",
-      port: 0,
-      type: server.family,
-      recvBufferSize: SOCKET_BUFFER_BYTES,
-      sendBufferSize: SOCKET_BUFFER_BYTES
-    })
+    const socket = yield* clientSocket(server.family)
     const endpoint = yield* Endpoint.make({
       client: {
         alpn: [HQ_ALPN],

@@ -16,11 +16,12 @@ import { formatAddress } from "../perf/hostPort.js"
 import { openKeyLog } from "../perf/keyLog.js"
 import { PERF_ALPN } from "../perf/protocol.js"
 import { serveRequest as servePerfRequest } from "../perf/server.js"
+import { SOCKET_BUFFER_BYTES } from "../perf/transport.js"
 import type { QuicStream } from "../Stream.js"
 import { UdpSocket } from "../UdpSocket.js"
 import type { CaseSettings } from "./cases.js"
 import { HQ_ALPN, MAX_REQUEST_BYTES, parseRequest } from "./request.js"
-import { interopTransport, SOCKET_BUFFER_BYTES } from "./transport.js"
+import { interopTransport } from "./transport.js"
 
 export interface ServerOptions {
   readonly settings: CaseSettings

@@ -14,6 +14,3 @@ export const interopTransport: typeof TransportConfig.Encoded = {
   // RFC 9000 §4.6: the multiplexing case needs a limit the client must wait on (≤ 1000).
   maxConcurrentBidiStreams: 100
 }
-
-/** Large kernel buffers: a 10 MiB transfer on loopback outruns the defaults. */
-export const SOCKET_BUFFER_BYTES = 4 << 20

@@ -7,7 +7,6 @@ import { Clock, Effect, Fiber, Option, type Scope, Stream } from "effect"
 import type { Connection } from "../Connection.js"
 import * as Endpoint from "../Endpoint.js"
 import * as NodeQlog from "../NodeQlog.js"
-import * as NodeUdpSocket from "../NodeUdpSocket.js"
 import type { CipherSuiteName } from "../QuicConfig.js"
 import type { QuicCrypto } from "../QuicCrypto.js"
 import { UdpSocket } from "../UdpSocket.js"
@@ -17,7 +16,7 @@ import { keyLogPath, openKeyLog } from "./keyLog.js"
 import { Progress } from "./progress.js"
 import { encodeRequest, followsPattern, ZERO_CHUNK } from "./protocol.js"
 import type { Report } from "./report.js"
-import { SOCKET_BUFFER_BYTES, transportOptions, type TransportFlags } from "./transport.js"
+import { clientSocket, transportOptions, type TransportFlags } from "./transport.js"
 
 export interface ClientOptions extends TransportFlags {
   readonly connect: string
@@ -191,13 +190,7 @@ const handshakeLoop = (endpoint: Endpoint.Endpoint, target: ResolvedAddress, ser
 const makeEndpoint = (target: ResolvedAddress, options: ClientOptions) =>
   Effect.gen(function*() {
     const keyLog = yield* openKeyLog(keyLogPath(options.keyLog))
-    const socket = yield* NodeUdpSocket.make({
-      address: target.family === "udp6" ? "::" : "0.0.0.0",
-      port: 0,
-      type: target.family,
-      recvBufferSize: SOCKET_BUFFER_BYTES,
-      sendBufferSize: SOCKET_BUFFER_BYTES
-    })
+    const socket = yield* clientSocket(target.family)
     return yield* Endpoint.make({
       client: {
         alpn: [options.alpn],

@@ -1,6 +1,7 @@
 /**
  * Transport settings shared by the client and the server commands.
  */
+import * as NodeUdpSocket from "../NodeUdpSocket.js"
 import type { TransportConfig } from "../QuicConfig.js"
 
 export interface TransportFlags {
@@ -10,6 +11,16 @@ export interface TransportFlags {
 
 /** Large kernel buffers: a bulk transfer on loopback outruns the defaults. */
 export const SOCKET_BUFFER_BYTES = 8 << 20
+
+/** A client's socket: any port on every address of the server's family. */
+export const clientSocket = (family: "udp4" | "udp6") =>
+  NodeUdpSocket.make({
+    address: family === "udp6" ? "::" : "0.0.0.0",
+    port: 0,
+    type: family,
+    recvBufferSize: SOCKET_BUFFER_BYTES,
+    sendBufferSize: SOCKET_BUFFER_BYTES
+  })
 
 /** Enough concurrent streams for `--parallel` request windows. */
 const MAX_CONCURRENT_STREAMS = 1000
