@@ -101,6 +101,24 @@ describe.each(backends)("handshake under loss on the %s backend", (_name, backen
     expect(lab.server.connectionCount).toBe(1)
   })
 
+  it("first flight and the first probe lost: the second probe carries the ClientHello too, so the handshake still completes one PTO late", () => {
+    // RFC 9002 §6.2.4: both probes of the PTO carry the unacknowledged CRYPTO data; a
+    // bare PING in the second would leave a server that lost the first with nothing to start from.
+    const lab = lossLab(backend)
+    const { network, client } = lab
+    // The server's short answers (an ACK of a bare PING) are lost too: only a ClientHello in the surviving probe moves things on.
+    network.drop = (d) => (fromClient(d) && (d.index === 0 || d.index === 1)) || (fromServer(d) && d.data.length < 100)
+    const start = network.now
+    client.connect(network.now, SERVER, "localhost")
+    expect(network.run(bothConnected(network), 5_000_000)).toBe(true)
+    network.runFor(300_000)
+    expectCleanHandshake(network)
+    const sent = network.between(CLIENT, SERVER)
+    expect(sent.slice(0, 2).map((d) => d.fate)).toEqual(["dropped", "dropped"])
+    expect(sent[2]!.at - start).toBe(FIRST_PTO)
+    expect(lab.connectedAt(SERVER) - start).toBeLessThanOrEqual(FIRST_PTO + 3 * RTT)
+  })
+
   it("whole first server flight lost: both PTOs fire and the handshake completes within one PTO and a few round trips", () => {
     const lab = lossLab(backend)
     const { network, client } = lab
