@@ -72,8 +72,9 @@ export const scenarios: ReadonlyArray<Scenario> = [
     serverCase: "transfer",
     clientCase: "transfer",
     files: (fast) => [fast ? 2 * MiB : 10 * MiB],
-    // The path is black-holed for 5 s, then open for 2 s, starting open so the handshake can happen.
-    netem: [...DEFAULT_LINK, "--blackhole-open", "2000", "--blackhole-dropped", "5000"],
+    // The runner's ns-3 scenario (`blackhole --on=5s --off=2s`): traffic flows for 5 s, then
+    // everything is dropped for 2 s; here the cycle repeats for as long as the case runs.
+    netem: [...DEFAULT_LINK, "--blackhole-open", "5000", "--blackhole-dropped", "2000"],
     timeoutSeconds: 300
   }),
   scenario("keyupdate", { serverCase: "transfer", files: () => [MiB], checks: ["keyUpdate"] }),
