@@ -4,7 +4,7 @@
  * datagram log, never from the endpoints' own reports. Each check returns
  * the reasons it failed; none means it passed.
  */
-import { FrameType, type QuicPacket, type UdpDatagram } from "./tshark.js"
+import { type DatagramInfo, FrameType, type QuicPacket, type UdpDatagram } from "./tshark.js"
 
 /** One line of quic-netem's datagram log. */
 export interface RelayRecord {
@@ -30,9 +30,10 @@ export interface Trace {
 }
 
 const QUIC_V2 = 0x6b3343cf
-const CLIENT_HELLO = 1
 const CERTIFICATE = 11
 const CHACHA20_POLY1305_SHA256 = 0x1303
+/** RFC 9000 §19.11: MAX_STREAMS for bidirectional streams (0x13 is the unidirectional one). */
+const MAX_STREAMS_BIDI = 0x12
 
 const has = (packet: QuicPacket, group: ReadonlyArray<number>) => packet.frameTypes.some((t) => group.includes(t))
 
@@ -42,6 +43,46 @@ const datagrams = (packets: ReadonlyArray<QuicPacket>): ReadonlyArray<QuicPacket
 
 const fromServer = (trace: Trace) => trace.serverLeg.filter((p) => p.srcPort === trace.serverPort)
 const toServer = (trace: Trace) => trace.serverLeg.filter((p) => p.dstPort === trace.serverPort)
+
+/** Each packet keyed by its datagram's bytes and its place in the datagram. */
+const byDatagramBytes = (packets: ReadonlyArray<QuicPacket>): Map<string, QuicPacket> => {
+  const out = new Map<string, QuicPacket>()
+  let place = 0
+  packets.forEach((p, i) => {
+    place = i > 0 && packets[i - 1]!.frame === p.frame ? place + 1 : 0
+    out.set(`${p.payloadDigest}#${place}`, p)
+  })
+  return out
+}
+
+const datagramOf = (p: QuicPacket): DatagramInfo => ({
+  frame: p.frame,
+  time: p.time,
+  srcAddress: p.srcAddress,
+  dstAddress: p.dstAddress,
+  srcPort: p.srcPort,
+  dstPort: p.dstPort,
+  datagramBytes: p.datagramBytes,
+  payloadDigest: p.payloadDigest
+})
+
+/**
+ * `leg` with each packet tshark could not decrypt replaced by its twin on
+ * the `other` leg when tshark decrypted that one. The relay forwards a
+ * datagram's bytes unchanged (unless it corrupts them), so the twin is the
+ * same packet. This matters for zero-length connection IDs: after a NAT
+ * rebinding tshark cannot tie the server's packets on the new path to their
+ * connection, but on the client's leg, whose addresses never change, it can.
+ */
+export const withDecryptedTwins = (leg: ReadonlyArray<QuicPacket>, other: ReadonlyArray<QuicPacket>): ReadonlyArray<QuicPacket> => {
+  const twins = byDatagramBytes(other)
+  const keys = [...byDatagramBytes(leg).keys()]
+  return leg.map((p, i) => {
+    if (p.decrypted) return p
+    const twin = twins.get(keys[i]!)
+    return twin !== undefined && twin.decrypted ? { ...twin, ...datagramOf(p) } : p
+  })
+}
 
 /**
  * Distinct ClientHellos the client sent: one per handshake (a retransmission
@@ -86,6 +127,7 @@ const checks = {
 
   initialRetransmitted: (trace: Trace) => {
     // Before the client hears anything from the server, its Initial must have gone out again on PTO.
+    // (This counts Initials with CRYPTO: it takes a ClientHello that fits one packet, as both stacks' do.)
     const firstAnswer = trace.clientLeg.findIndex((p) => p.srcPort === trace.relayPort)
     const early = firstAnswer < 0 ? trace.clientLeg : trace.clientLeg.slice(0, firstAnswer)
     const initials = early.filter((p) => p.dstPort === trace.relayPort && p.type === "initial" && has(p, FrameType.CRYPTO))
@@ -104,14 +146,15 @@ const checks = {
     const limit = fromServer(trace).find((p) => p.maxStreamsBidi !== undefined)?.maxStreamsBidi
     if (limit === undefined) reasons.push("the server's initial_max_streams_bidi was not decoded")
     else if (limit > 1000) reasons.push(`the server's initial_max_streams_bidi is ${limit} (> 1000)`)
-    if (!fromServer(trace).some((p) => has(p, FrameType.MAX_STREAMS))) reasons.push("the server never sent MAX_STREAMS")
+    if (!fromServer(trace).some((p) => has(p, [MAX_STREAMS_BIDI]))) reasons.push("the server never sent MAX_STREAMS for bidirectional streams")
     return reasons
   },
 
   resumed: (trace: Trace) => {
-    const certificates = fromServer(trace).filter((p) => p.tlsMessages.includes(CERTIFICATE)).length
-    const hellos = toServer(trace).filter((p) => p.tlsMessages.includes(CLIENT_HELLO)).length
-    return certificates === 1 && hellos >= 2 ? [] : [`${certificates} Certificate messages over ${hellos} ClientHellos: the second handshake did not resume`]
+    // Connections (by the client's connection ID the server answered) whose server flight carried a Certificate.
+    const certified = new Set(fromServer(trace).filter((p) => p.tlsMessages.includes(CERTIFICATE)).map((p) => p.dcid)).size
+    const handshakes = handshakeCount(trace)
+    return certified === 1 && handshakes >= 2 ? [] : [`${certified} of ${handshakes} handshakes carried a Certificate: the second did not resume`]
   },
 
   zeroRtt: (trace: Trace) => {
@@ -169,6 +212,7 @@ const checks = {
     const used = paths.slice(1).filter((path) =>
       toServer(trace).some((p) => pathOf(p.srcAddress, p.srcPort) === path && p.closeCodes.length === 0 && p.decrypted)
     )
+    if (used.length === 0) return ["no new client address carried data the server could read"]
     const unchallenged = used.filter((path) => !challenged.has(path))
     return unchallenged.length > 0 ? [`the server sent no PATH_CHALLENGE to the new path(s) ${unchallenged.join(", ")}`] : []
   },
@@ -187,7 +231,9 @@ const checks = {
   },
 
   ipv6: (trace: Trace) =>
-    trace.serverLeg.some((p) => !p.srcAddress.includes(":")) ? ["some packets were not IPv6"] : []
+    trace.serverLeg.length === 0
+      ? ["no packets were seen"]
+      : trace.serverLeg.some((p) => !p.srcAddress.includes(":")) ? ["some packets were not IPv6"] : []
 } satisfies Record<string, (trace: Trace) => ReadonlyArray<string>>
 
 export type CheckName = keyof typeof checks

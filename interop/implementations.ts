@@ -33,7 +33,10 @@ const quicGoCannot: Record<"client" | "server", Record<string, string>> = {
     // Measured here: 3 × 1252 = 3756 bytes for the client's 1200 (it checks the limit before a packet, not after).
     amplificationlimit: "quic-go 0.29's server exceeds 3× before address validation (3756 bytes for 1200)",
     v2: "quic-go 0.29 predates RFC 9369",
-    connectionmigration: "the peer server offers no preferred_address"
+    connectionmigration: "the peer server offers no preferred_address",
+    // Measured here: after the relay moves the client to a new port, every datagram still goes to the first one.
+    "rebind-port": "quic-go 0.29's server keeps sending to the client's first address after a NAT rebinding",
+    "rebind-addr": "quic-go 0.29's server keeps sending to the client's first address after a NAT rebinding"
   },
   client: {
     resumption: "the peer client keeps no session tickets",

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { freePort, lastJson, type Proc, start, tail, waitExit, waitForUdpPort } from "../bench/harness.js"
 import { makeCertificates } from "./certs.js"
-import { handshakeCount, relayAgrees, type RelayRecord, runCheck, type Trace } from "./checks.js"
+import { handshakeCount, relayAgrees, type RelayRecord, runCheck, type Trace, withDecryptedTwins } from "./checks.js"
 import { cannotPlay, type Pair, pairName, QUIC_INTEROP, QUIC_NETEM } from "./implementations.js"
 import type { Scenario } from "./scenarios.js"
 import * as Tshark from "./tshark.js"
@@ -182,7 +182,7 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
       Tshark.udpDatagrams({ file: capture.file, port: relayPort })
     ], { concurrency: 2 })
     const trace: Trace = {
-      serverLeg,
+      serverLeg: withDecryptedTwins(serverLeg, clientView),
       clientLeg: clientView.filter((p) => p.srcPort === relayPort || p.dstPort === relayPort),
       preferredLeg: clientView.filter((p) => p.srcPort === preferredPort || p.dstPort === preferredPort),
       preferredPort,

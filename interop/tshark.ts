@@ -16,7 +16,7 @@
  */
 import { Data, Duration, Effect, type Scope } from "effect"
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
-import { randomBytes } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import * as dgram from "node:dgram"
 import * as fs from "node:fs"
 
@@ -203,6 +203,8 @@ export interface DatagramInfo {
   readonly dstPort: number
   /** The UDP payload length of the datagram that carried this packet (shared by coalesced packets). */
   readonly datagramBytes: number
+  /** A digest of the datagram's bytes: the same datagram seen on two legs of a relay has the same one. */
+  readonly payloadDigest: string
 }
 
 export interface QuicPacket extends DatagramInfo {
@@ -365,7 +367,8 @@ export const parseDecode = (text: string): ReadonlyArray<QuicPacket> => {
       srcPort: Number(str(udp?.["udp.srcport"]) ?? -1),
       dstPort: Number(str(udp?.["udp.dstport"]) ?? -1),
       // The UDP length field counts its own 8-byte header.
-      datagramBytes: Number(str(udp?.["udp.length"]) ?? 8) - 8
+      datagramBytes: Number(str(udp?.["udp.length"]) ?? 8) - 8,
+      payloadDigest: createHash("sha1").update(str(udp?.["udp.payload"]) ?? "").digest("hex")
     }
     for (const q of all(layers["quic"])) if (isObject(q)) out.push(parsePacket(datagram, q))
   }
