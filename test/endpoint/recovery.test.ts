@@ -119,6 +119,47 @@ describe.each(backends)("handshake under loss on the %s backend", (_name, backen
     expect(lab.connectedAt(SERVER) - start).toBeLessThanOrEqual(FIRST_PTO + 3 * RTT)
   })
 
+  it("HANDSHAKE_DONE and the request lost: the client's Handshake PTO re-sends the request in a coalesced 1-RTT packet", () => {
+    // RFC 9002 §6.2.4: a PTO also sends ack-eliciting packets in the other spaces with data in
+    // flight. The confirmed server has discarded its Handshake keys, so the client's Handshake
+    // probes alone would never carry its lost request to it before confirmation.
+    const lab = lossLab(backend)
+    const { network, client, decryptor } = lab
+    const start = network.now
+    const request = new TextEncoder().encode("GET /index.html")
+    const carries = (d: DropContext, type: string, tag: string) =>
+      decryptor.packets(d.from, d.data).some((p) => p.type === type && (p.frames ?? []).some((f) => f._tag === tag))
+    // Every 1-RTT datagram of the server's (HANDSHAKE_DONE, ACKs) for 1.5 s, and the client's request as first sent.
+    let requestDropped = 0
+    network.drop = (d) => {
+      if (fromServer(d) && decryptor.packets(d.from, d.data).some((p) => p.type === "1rtt") && d.at - start < 1_500_000) return true
+      if (fromClient(d) && requestDropped < 2 && d.at - start < 100_000 && carries(d, "1rtt", "Stream")) return ++requestDropped > 0
+      return false
+    }
+    const conn = client.connect(network.now, SERVER, "localhost") as number
+    let stream: number | undefined
+    const serverRead: Array<number> = []
+    const previous = network.onEvent
+    network.onEvent = (endpoint, event) => {
+      previous(endpoint, event)
+      if (endpoint === client && event._tag === "Connected" && stream === undefined) {
+        stream = client.openBi(network.now, conn) as number
+        expect(client.streamSend(network.now, conn, stream, request)).toBe(request.length)
+        client.streamFinish(network.now, conn, stream)
+      }
+      if (endpoint === lab.server && event._tag === "StreamReadable") serverRead.push(network.now)
+    }
+    expect(network.run(() => serverRead.length > 0, 3_000_000)).toBe(true)
+    expect(requestDropped).toBeGreaterThan(0)
+    // Before the first of the client's PTOs (999 ms after the handshake at most) had to give up on HANDSHAKE_DONE.
+    expect(serverRead[0]! - start).toBeLessThan(1_500_000)
+    const probe = network.between(CLIENT, SERVER).find((d) =>
+      d.fate === "delivered" && decryptor.packets(d.from, d.data).some((p) => p.type === "handshake") &&
+      decryptor.packets(d.from, d.data).some((p) => p.type === "1rtt" && (p.frames ?? []).some((f) => f._tag === "Stream"))
+    )
+    expect(probe, "a datagram with a Handshake probe and the request again in 1-RTT").toBeDefined()
+  })
+
   it("whole first server flight lost: both PTOs fire and the handshake completes within one PTO and a few round trips", () => {
     const lab = lossLab(backend)
     const { network, client } = lab

@@ -935,6 +935,14 @@ export class Connection {
     if (events.probes > 0) {
       space.probes = Math.max(space.probes, events.probes)
       this.probeRound++
+      // RFC 9002 §6.2.4: the PTO also sends an ack-eliciting packet in the other spaces
+      // with data in flight, coalesced where it fits. A client whose HANDSHAKE_DONE went
+      // missing probes only the Handshake space, whose keys a confirmed server has
+      // discarded; its 1-RTT data (a lost request, say) would wait for confirmation.
+      const application = this.spaces.application
+      if (space !== application && this.oneRtt !== undefined && this.recovery.hasAckElicitingInFlight("application")) {
+        application.probes = Math.max(application.probes, 1)
+      }
     }
     if (events.acked.length > 0 || events.lost.length > 0) this.drainStreamEvents()
   }

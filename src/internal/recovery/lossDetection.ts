@@ -210,6 +210,11 @@ export class LossDetection<T> {
     return this.ptoCount
   }
 
+  /** Whether `space` has ack-eliciting packets in flight. */
+  hasAckElicitingInFlight(space: PacketNumberSpace): boolean {
+    return (this.spaces[space]?.ackElicitingInFlight ?? 0) > 0
+  }
+
   /**
    * What the oldest ack-eliciting packet in flight in `space` carried (PMTU
    * probes aside) among those `accept` takes, for a PTO probe to send again
