@@ -60,7 +60,7 @@ const main = async () => {
       "",
       `\`npm run interop\` on ${new Date().toISOString().slice(0, 10)}: every case of ../shared/spec/interop-endpoint.md, ${runs} runs each,`,
       "server, quic-netem relay and client as separate processes on loopback, each case checked from a tshark capture",
-      `(${tsharkVersion()}) decrypted with the endpoints' key logs and from the relay's datagram log.`,
+      `decrypted with the endpoints' key logs (${tsharkVersion().replace(/\.$/, "")}) and from the relay's datagram log.`,
       `Peer: ${quicGo.ok ? quicGo.value.version : "not available"}. A pass means every run passed.`,
       "",
       matrix,
