@@ -122,7 +122,8 @@ export const scenarios: ReadonlyArray<Scenario> = [
     serverCase: "transfer",
     clientCase: "transfer",
     files: (fast) => [fast ? 2 * MiB : 5 * MiB],
-    netem: [...DEFAULT_LINK, "--rebind-port", "500"],
+    // The runner's NAT: the first rebinding 1 s into the client's connection, then repeatedly.
+    netem: [...DEFAULT_LINK, "--first-rebind", "1000", "--rebind-port", "700"],
     checks: ["pathValidated"],
     timeoutSeconds: 120
   }),
@@ -130,7 +131,8 @@ export const scenarios: ReadonlyArray<Scenario> = [
     serverCase: "transfer",
     clientCase: "transfer",
     files: (fast) => [fast ? 2 * MiB : 5 * MiB],
-    netem: [...DEFAULT_LINK, "--rebind-addr", "500"],
+    // The runner's NAT: the first rebinding 1 s into the client's connection, then repeatedly.
+    netem: [...DEFAULT_LINK, "--first-rebind", "1000", "--rebind-addr", "700"],
     checks: ["pathValidated"],
     timeoutSeconds: 120
   }),

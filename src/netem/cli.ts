@@ -36,6 +36,7 @@ const flags = {
   dropToClient: list("drop-to-client", "1-based indices of server datagrams to drop"),
   rebindPort: optionalInteger("rebind-port", "every so many ms, move each server-facing socket to a new port"),
   rebindAddr: optionalInteger("rebind-addr", "every so many ms, move each server-facing socket to a new 127.0.0.x address"),
+  firstRebind: optionalInteger("first-rebind", "the first move that many ms after a client's first datagram (default: the interval)"),
   seed: integer("seed", 1, "PRNG seed"),
   log: Options.file("log").pipe(Options.optional, Options.withDescription("write one JSON line per datagram here")),
   maxSeconds: number("max-seconds", 600, "exit after this many seconds")
@@ -70,5 +71,6 @@ export const quicNetem = Command.make("quic-netem", flags, (f) =>
     dropToClient: Option.getOrUndefined(f.dropToClient),
     rebindPort: Option.getOrUndefined(f.rebindPort),
     rebindAddr: Option.getOrUndefined(f.rebindAddr),
+    firstRebind: Option.getOrUndefined(f.firstRebind),
     log: Option.getOrUndefined(f.log)
   })).pipe(Command.withDescription("a UDP relay that emulates delay, bandwidth, loss, corruption, blackholes and NAT rebinding"))

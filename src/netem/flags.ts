@@ -33,6 +33,7 @@ export interface FaultFlags {
   readonly dropToClient: string | undefined
   readonly rebindPort: number | undefined
   readonly rebindAddr: number | undefined
+  readonly firstRebind: number | undefined
   readonly seed: number
   readonly log: string | undefined
 }
@@ -95,6 +96,7 @@ export const toRelayOptions = (flags: FaultFlags): Effect.Effect<RelayOptions, N
       seed: flags.seed,
       rebindPort: yield* interval("rebind-port", flags.rebindPort),
       rebindAddr: yield* interval("rebind-addr", flags.rebindAddr),
+      firstRebind: yield* interval("first-rebind", flags.firstRebind),
       log: flags.log
     }
   })

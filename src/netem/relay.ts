@@ -43,6 +43,12 @@ export interface RelayOptions {
   readonly rebindPort?: number | undefined
   /** Replace each by one on the next 127.0.0.2–254 address every so many ms (IPv4 loopback only). */
   readonly rebindAddr?: number | undefined
+  /**
+   * The first replacement this many ms after a client's first datagram (default:
+   * the interval). Each client's NAT mapping keeps its own schedule from its
+   * creation, so a client that starts late is not rebound in mid-handshake.
+   */
+  readonly firstRebind?: number | undefined
   /** Where to write the JSON-lines log. */
   readonly log?: string | undefined
 }
@@ -112,8 +118,6 @@ class RelayCore {
     const every = (millis: number | undefined, action: () => void) => {
       if (millis !== undefined) this.timers.push(setInterval(action, millis))
     }
-    every(options.rebindPort, () => this.rebindAll(false))
-    every(options.rebindAddr, () => this.rebindAll(true))
     every(LOG_FLUSH_MILLIS, () => log.flush())
   }
 
@@ -146,6 +150,7 @@ class RelayCore {
   private createMapping(client: SocketAddress, clientKey: string): Mapping {
     const mapping: Mapping = { client, clientKey, leg: undefined, source: 1, rebinding: false, waiting: [] }
     this.mappings.set(clientKey, mapping)
+    this.scheduleRebinding(mapping)
     this.bindFor(mapping, this.source, (leg) => {
       if (leg instanceof Error) {
         // Forget the mapping so that the client's next datagram tries again.
@@ -175,24 +180,35 @@ class RelayCore {
     })
   }
 
-  private rebindAll(newAddress: boolean): void {
-    for (const mapping of this.mappings.values()) {
-      const old = mapping.leg
-      if (old === undefined || mapping.rebinding) continue
-      mapping.rebinding = true
-      if (newAddress) mapping.source = nextLoopback(mapping.source)
-      const address = newAddress ? `127.0.0.${mapping.source}` : old.local.address
-      this.bindFor(mapping, address, (leg) => {
-        mapping.rebinding = false
-        // A failed rebinding keeps the old socket, as a NAT that ran out of ports would.
-        if (leg instanceof Error) return
-        const from = mapping.leg!
-        mapping.leg = leg
-        from.retire()
-        this.log.write(formatRebind({ t: this.now(), client: mapping.clientKey, from: from.key, to: leg.key }))
-      })
+  /** Starts `mapping`'s rebinding schedules: the first after `firstRebind`, then every interval. */
+  private scheduleRebinding(mapping: Mapping): void {
+    for (const [interval, newAddress] of [[this.options.rebindPort, false], [this.options.rebindAddr, true]] as const) {
+      if (interval === undefined) continue
+      this.timers.push(setTimeout(() => {
+        if (this.closed || this.mappings.get(mapping.clientKey) !== mapping) return
+        this.rebind(mapping, newAddress)
+        this.timers.push(setInterval(() => this.rebind(mapping, newAddress), interval))
+      }, this.options.firstRebind ?? interval))
     }
   }
+
+  private rebind(mapping: Mapping, newAddress: boolean): void {
+    const old = mapping.leg
+    if (old === undefined || mapping.rebinding) return
+    mapping.rebinding = true
+    if (newAddress) mapping.source = nextLoopback(mapping.source)
+    const address = newAddress ? `127.0.0.${mapping.source}` : old.local.address
+    this.bindFor(mapping, address, (leg) => {
+      mapping.rebinding = false
+      // A failed rebinding keeps the old socket, as a NAT that ran out of ports would.
+      if (leg instanceof Error) return
+      const from = mapping.leg!
+      mapping.leg = leg
+      from.retire()
+      this.log.write(formatRebind({ t: this.now(), client: mapping.clientKey, from: from.key, to: leg.key }))
+    })
+  }
+
 
   private armDepartures(): void {
     const at = this.departures.nextAt()

@@ -19,6 +19,7 @@ const defaults: FaultFlags = {
   dropToClient: undefined,
   rebindPort: undefined,
   rebindAddr: undefined,
+  firstRebind: undefined,
   seed: 1,
   log: undefined
 }
