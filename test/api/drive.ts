@@ -1,5 +1,6 @@
 import { Clock, Duration, Effect, Exit, Fiber, Layer, Option, Stream, TestClock } from "effect"
 import type { Connection, ConnectionEvent } from "../../src/Connection.js"
+import type { Endpoint } from "../../src/Endpoint.js"
 import * as MemoryNetwork from "../../src/MemoryNetwork.js"
 import * as NodeCrypto from "../../src/NodeCrypto.js"
 import type { EndpointConfigInput } from "../../src/QuicConfig.js"
@@ -60,20 +61,24 @@ export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   return true
 }
 
+/** Echoes every stream's bytes back on it, for every connection `server` accepts, for the scope's lifetime. */
+export const serveEcho = (server: Endpoint) =>
+  server.incoming.pipe(
+    Stream.runForEach((connection) =>
+      connection.incomingStreams.pipe(
+        Stream.runForEach((stream) => stream.readable.pipe(Stream.run(stream.sink), Effect.ignore, Effect.fork)),
+        Effect.ignore,
+        Effect.fork
+      )
+    ),
+    Effect.forkScoped
+  )
+
 /** An echo server at SERVER: every stream's bytes come back on it. */
 export const echoServer = (config: EndpointConfigInput = serverConfig()) =>
   Effect.gen(function*() {
     const server = yield* endpointAt(SERVER, config)
-    yield* server.incoming.pipe(
-      Stream.runForEach((connection) =>
-        connection.incomingStreams.pipe(
-          Stream.runForEach((stream) => stream.readable.pipe(Stream.run(stream.sink), Effect.ignore, Effect.fork)),
-          Effect.ignore,
-          Effect.fork
-        )
-      ),
-      Effect.forkScoped
-    )
+    yield* serveEcho(server)
     return server
   })
 

@@ -1,5 +1,5 @@
 import { it } from "@effect/vitest"
-import { Effect, Either, Fiber, Schema, Stream, TestClock } from "effect"
+import { Effect, Either, Fiber, Schema, TestClock } from "effect"
 import { describe, expect } from "vitest"
 import type { Connection } from "../../src/Connection.js"
 import * as Endpoint from "../../src/Endpoint.js"
@@ -8,7 +8,7 @@ import * as NodeCrypto from "../../src/NodeCrypto.js"
 import * as NodeUdpSocket from "../../src/NodeUdpSocket.js"
 import * as QuicConfig from "../../src/QuicConfig.js"
 import { UdpSocket } from "../../src/UdpSocket.js"
-import { awaitDriven, echoServer, envWith, equalBytes, pattern } from "./drive.js"
+import { awaitDriven, echoServer, envWith, equalBytes, pattern, serveEcho } from "./drive.js"
 import { CLIENT, clientConfig, endpointAt, NOW, SERVER, serverConfig } from "./support.js"
 
 /**
@@ -116,16 +116,7 @@ describe("preferred address on real sockets", () => {
       const server = yield* Endpoint.make(serverConfig({ preferredAddress: { ipv4: "127.0.0.1:0" } })).pipe(
         Effect.provideService(UdpSocket, serverSocket)
       )
-      yield* server.incoming.pipe(
-        Stream.runForEach((connection) =>
-          connection.incomingStreams.pipe(
-            Stream.runForEach((stream) => stream.readable.pipe(Stream.run(stream.sink), Effect.ignore, Effect.fork)),
-            Effect.ignore,
-            Effect.fork
-          )
-        ),
-        Effect.forkScoped
-      )
+      yield* serveEcho(server)
       const serverAddress = yield* serverSocket.localAddress
       const clientSocket = yield* NodeUdpSocket.make({ address: "127.0.0.1", port: 0, type: "udp4" })
       const client = yield* Endpoint.make(clientConfig()).pipe(Effect.provideService(UdpSocket, clientSocket))

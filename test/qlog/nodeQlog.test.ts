@@ -4,7 +4,7 @@
  * closed state) once the connection has drained, and readable as JSON-SEQ.
  */
 import { it } from "@effect/vitest"
-import { Effect, Schedule, Stream } from "effect"
+import { Effect, Schedule } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -18,6 +18,7 @@ import * as NodeUdpSocket from "../../src/NodeUdpSocket.js"
 import type { EndpointConfigInput } from "../../src/QuicConfig.js"
 import { UdpSocket } from "../../src/UdpSocket.js"
 import { clientConfig, serverConfig } from "../api/support.js"
+import { serveEcho } from "../api/drive.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "effect-quic-qlog-"))),
@@ -48,16 +49,7 @@ describe("NodeQlog.dir", () => {
       const dir = path.join(yield* tempDir, "nested", "qlog")
       const qlog = NodeQlog.dir(dir)
       const { endpoint: server, port } = yield* endpointOn(serverConfig({}, { qlog }))
-      yield* server.incoming.pipe(
-        Stream.runForEach((connection) =>
-          connection.incomingStreams.pipe(
-            Stream.runForEach((stream) => stream.readable.pipe(Stream.run(stream.sink), Effect.ignore, Effect.fork)),
-            Effect.ignore,
-            Effect.fork
-          )
-        ),
-        Effect.forkScoped
-      )
+      yield* serveEcho(server)
       const { endpoint: client } = yield* endpointOn(clientConfig({}, { qlog }))
 
       const odcids: Array<string> = []
