@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { freePort, lastJson, type Proc, start, tail, waitExit, waitForUdpPort } from "../bench/harness.js"
+import { EXIT_UNSUPPORTED } from "../src/interop/cases.js"
 import { makeCertificates } from "./certs.js"
 import { handshakeCount, relayAgrees, type RelayRecord, runCheck, type Trace, withDecryptedTwins } from "./checks.js"
 import { cannotPlay, type Pair, pairName, QUIC_INTEROP, QUIC_NETEM } from "./implementations.js"
@@ -38,8 +39,6 @@ export interface CaseResult {
   readonly dir: string | undefined
 }
 
-/** The 127 of the endpoint contract: a case the endpoint does not play. */
-const EXIT_UNSUPPORTED = 127
 const START_TIMEOUT_MILLIS = 20_000
 
 /** A process that is stopped when the scope closes. */

@@ -46,6 +46,32 @@ const scenario = (name: string, options: Partial<Scenario>): Scenario => ({
   ...options
 })
 
+/** One connection per 1 KiB file, each handshake under `faults` (the runner's 50; CI's 10). */
+const manyHandshakes = (name: string, faults: ReadonlyArray<string>): Scenario =>
+  scenario(name, {
+    serverCase: "multiconnect",
+    clientCase: "multiconnect",
+    files: (fast) => Array.from({ length: fast ? 10 : 50 }, () => KiB),
+    netem: [...DEFAULT_LINK, ...faults],
+    handshakes: eachFile,
+    timeoutSeconds: 600
+  })
+
+/** A 2 MiB transfer under `faults`. */
+const transferUnder = (name: string, faults: ReadonlyArray<string>): Scenario =>
+  scenario(name, { serverCase: "transfer", clientCase: "transfer", files: () => [2 * MiB], netem: [...DEFAULT_LINK, ...faults], timeoutSeconds: 120 })
+
+/** The runner's NAT: the first rebinding 1 s into the client's connection, then repeatedly (`--rebind-port` or `--rebind-addr`). */
+const rebinding = (name: string, flag: string): Scenario =>
+  scenario(name, {
+    serverCase: "transfer",
+    clientCase: "transfer",
+    files: (fast) => [fast ? 2 * MiB : 5 * MiB],
+    netem: [...DEFAULT_LINK, "--first-rebind", "1000", flag, "700"],
+    checks: ["pathValidated"],
+    timeoutSeconds: 120
+  })
+
 export const scenarios: ReadonlyArray<Scenario> = [
   scenario("handshake", { checks: ["noRetry"] }),
   scenario("transfer", {
@@ -86,56 +112,14 @@ export const scenarios: ReadonlyArray<Scenario> = [
     netem: [...DEFAULT_LINK, "--drop-to-server", "2-7"],
     checks: ["amplification"]
   }),
-  scenario("handshakeloss", {
-    serverCase: "multiconnect",
-    clientCase: "multiconnect",
-    files: (fast) => Array.from({ length: fast ? 10 : 50 }, () => KiB),
-    netem: [...DEFAULT_LINK, "--loss", "30", "--loss-burst", "3"],
-    handshakes: eachFile,
-    timeoutSeconds: 600
-  }),
-  scenario("transferloss", {
-    serverCase: "transfer",
-    clientCase: "transfer",
-    files: () => [2 * MiB],
-    netem: [...DEFAULT_LINK, "--loss", "2"],
-    timeoutSeconds: 120
-  }),
-  scenario("handshakecorruption", {
-    serverCase: "multiconnect",
-    clientCase: "multiconnect",
-    files: (fast) => Array.from({ length: fast ? 10 : 50 }, () => KiB),
-    netem: [...DEFAULT_LINK, "--corrupt", "30", "--corrupt-burst", "3"],
-    handshakes: eachFile,
-    timeoutSeconds: 600
-  }),
-  scenario("transfercorruption", {
-    serverCase: "transfer",
-    clientCase: "transfer",
-    files: () => [2 * MiB],
-    netem: [...DEFAULT_LINK, "--corrupt", "2"],
-    timeoutSeconds: 120
-  }),
+  manyHandshakes("handshakeloss", ["--loss", "30", "--loss-burst", "3"]),
+  transferUnder("transferloss", ["--loss", "2"]),
+  manyHandshakes("handshakecorruption", ["--corrupt", "30", "--corrupt-burst", "3"]),
+  transferUnder("transfercorruption", ["--corrupt", "2"]),
   scenario("ipv6", { serverCase: "transfer", clientCase: "transfer", files: () => [MiB], ipv6: true, checks: ["ipv6"] }),
   scenario("v2", { files: () => [256 * KiB], checks: ["v2"] }),
-  scenario("rebind-port", {
-    serverCase: "transfer",
-    clientCase: "transfer",
-    files: (fast) => [fast ? 2 * MiB : 5 * MiB],
-    // The runner's NAT: the first rebinding 1 s into the client's connection, then repeatedly.
-    netem: [...DEFAULT_LINK, "--first-rebind", "1000", "--rebind-port", "700"],
-    checks: ["pathValidated"],
-    timeoutSeconds: 120
-  }),
-  scenario("rebind-addr", {
-    serverCase: "transfer",
-    clientCase: "transfer",
-    files: (fast) => [fast ? 2 * MiB : 5 * MiB],
-    // The runner's NAT: the first rebinding 1 s into the client's connection, then repeatedly.
-    netem: [...DEFAULT_LINK, "--first-rebind", "1000", "--rebind-addr", "700"],
-    checks: ["pathValidated"],
-    timeoutSeconds: 120
-  }),
+  rebinding("rebind-port", "--rebind-port"),
+  rebinding("rebind-addr", "--rebind-addr"),
   scenario("connectionmigration", { files: () => [MiB], checks: ["migrated"] }),
   scenario("http3", { files: () => [KiB] }),
   scenario("ecn", { files: () => [KiB] })

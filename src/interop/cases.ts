@@ -66,6 +66,9 @@ const cases: Record<string, CaseSettings> = {
   connectionmigration: { ...base, preferredAddress: true }
 }
 
+/** The endpoint contract's exit status for a case it does not play. */
+export const EXIT_UNSUPPORTED = 127
+
 /**
  * Cases we cannot play, each with the reason. The endpoint exits 127 for
  * them, as the runner expects of an unsupported case.
@@ -84,6 +87,3 @@ export const lookupCase = (name: string): CaseLookup => {
   if (settings !== undefined) return { _tag: "Supported", settings }
   return { _tag: "Unsupported", reason: Object.hasOwn(UNSUPPORTED, name) ? UNSUPPORTED[name]! : `unknown test case "${name}"` }
 }
-
-/** Names the endpoint plays, for help texts and the runner. */
-export const SUPPORTED_CASES: ReadonlyArray<string> = Object.keys(cases)

@@ -8,11 +8,9 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { describeFailure } from "../perf/failure.js"
 import { keyLogPath } from "../perf/keyLog.js"
-import { lookupCase } from "./cases.js"
+import { EXIT_UNSUPPORTED, lookupCase } from "./cases.js"
 import { runClient } from "./client.js"
 import { runServer } from "./server.js"
-
-export const EXIT_UNSUPPORTED = 127
 
 const env = (name: string): string | undefined => {
   const value = process.env[name]
