@@ -27,9 +27,9 @@ const flags = {
   bandwidth: number("bandwidth", 0, "serialization rate per direction, Mbit/s (0: unlimited)"),
   queue: integer("queue", 25, "datagrams the bandwidth queue holds; more are dropped"),
   loss: number("loss", 0, "random loss, percent"),
-  lossBurst: integer("loss-burst", 1, "datagrams dropped by each loss event"),
-  corrupt: number("corrupt", 0, "random corruption (1–4 bytes changed), percent"),
-  corruptBurst: integer("corrupt-burst", 1, "datagrams corrupted by each corruption event"),
+  lossBurst: optionalInteger("loss-burst", "most datagrams lost in a row; the next one passes (default: no limit)"),
+  corrupt: number("corrupt", 0, "random corruption (one byte among the first 51 changed; never Version Negotiation), percent"),
+  corruptBurst: optionalInteger("corrupt-burst", "most datagrams corrupted in a row; the next one passes (default: no limit)"),
   blackholeOpen: optionalInteger("blackhole-open", "blackhole cycle: ms open (from the start)"),
   blackholeDropped: optionalInteger("blackhole-dropped", "blackhole cycle: ms dropping everything"),
   dropToServer: list("drop-to-server", "1-based indices of client datagrams to drop, e.g. 2-7 or 1,3,5-6"),
@@ -65,6 +65,8 @@ const run = (parsed: FaultFlags & { readonly maxSeconds: number }) =>
 export const quicNetem = Command.make("quic-netem", flags, (f) =>
   run({
     ...f,
+    lossBurst: Option.getOrUndefined(f.lossBurst),
+    corruptBurst: Option.getOrUndefined(f.corruptBurst),
     blackholeOpen: Option.getOrUndefined(f.blackholeOpen),
     blackholeDropped: Option.getOrUndefined(f.blackholeDropped),
     dropToServer: Option.getOrUndefined(f.dropToServer),

@@ -10,6 +10,20 @@
  * first of blackhole, index, loss, queue that drops it; corruption applies
  * to what is forwarded.
  *
+ * Loss and corruption follow the ns-3 drop-rate and corrupt-rate models of
+ * the QUIC interop runner's network simulator (quic-network-simulator): each
+ * datagram is hit independently with probability PCT %, but never more than
+ * N in a row (`--loss-burst N`, `--corrupt-burst N`; no limit by default):
+ * the datagram after a full run of N always passes. Both processes take
+ * exactly one draw from their stream per datagram (none at 0 or 100 %), even
+ * when the run limit or a Version Negotiation packet decides without it, so
+ * datagram n always meets the n-th draw. A corrupted datagram gets one byte,
+ * at a uniformly random index among its first 51, replaced by a different
+ * random value; those two draws come from a third stream, taken whenever the
+ * corruption process hits, even if the datagram is then dropped. Version
+ * Negotiation packets are never corrupted and end the corruption run, as in
+ * the runner; so are empty datagrams, which have no byte to change.
+ *
  * @since 0.1.0
  */
 import { Prng } from "../internal/platform/prng.js"
@@ -18,7 +32,8 @@ import { includesIndex, type IndexList } from "./indexList.js"
 
 /**
  * The faults of `quic-netem`'s flags. Times in milliseconds, rates in
- * percent, bandwidth in Mbit/s (0: unlimited).
+ * percent, bandwidth in Mbit/s (0: unlimited); `lossBurst` and
+ * `corruptBurst` are the most datagrams hit in a row (Infinity: no limit).
  *
  * @since 0.1.0
  * @category models
@@ -61,9 +76,9 @@ export const noFaults: Faults = {
   bandwidth: 0,
   queue: 25,
   loss: 0,
-  lossBurst: 1,
+  lossBurst: Infinity,
   corrupt: 0,
-  corruptBurst: 1,
+  corruptBurst: Infinity,
   blackhole: undefined,
   dropToServer: [],
   dropToClient: []
@@ -76,8 +91,9 @@ export const noFaults: Faults = {
 export type Direction = "to_server" | "to_client"
 
 /**
- * Why a datagram was dropped. `burst` is a datagram lost after the first of
- * a loss burst; `closed`, one still held when the relay closed.
+ * Why a datagram was dropped. `loss` is the first datagram of a run of
+ * losses, `burst` a later one of the same run; `closed`, one still held when
+ * the relay closed.
  *
  * @since 0.1.0
  * @category models
@@ -96,31 +112,36 @@ export type Decision =
   | { readonly fate: "forwarded" | "corrupted"; readonly delay: number; readonly data: Uint8Array }
 
 /**
- * Random events of `percent` % average incidence, each covering `burst`
- * consecutive datagrams: an event starts with probability
- * p = f / (burst·(1 − f) + f), so the fraction covered stays f.
+ * Datagrams hit independently with probability `percent` %, but never more
+ * than `maxRun` in a row (Infinity: no limit): after a full run the next
+ * datagram passes. This is the ns-3 drop-rate / corrupt-rate model of the
+ * interop runner's network simulator; its average hit rate, for
+ * r = percent / 100 and b = maxRun, is r·(1 − r^b) / (1 − r^(b+1)).
  *
  * @since 0.1.0
  * @category models
  */
-export class BurstProcess {
-  private remaining = 0
-  private readonly start: number
+export class CappedRunProcess {
+  private inARow = 0
+  private readonly probability: number
 
-  constructor(percent: number, private readonly burst: number, private readonly prng: Prng) {
-    const f = Math.min(1, Math.max(0, percent / 100))
-    this.start = f === 0 ? 0 : f / (burst * (1 - f) + f)
+  constructor(percent: number, private readonly maxRun: number, private readonly prng: Prng) {
+    this.probability = Math.min(1, Math.max(0, percent / 100))
   }
 
-  /** For the next datagram: `start` of an event, `continue` of one, or undefined. */
-  next(): "start" | "continue" | undefined {
-    if (this.remaining > 0) {
-      this.remaining--
-      return "continue"
+  /**
+   * For the next datagram: `start` of a run, `continue` of one, or undefined
+   * (not hit). An `exempt` datagram is not hit and ends the run. One draw per
+   * datagram, exempt or capped or not (none at 0 or 100 %).
+   */
+  next(exempt = false): "start" | "continue" | undefined {
+    const drawn = this.prng.chance(this.probability)
+    if (exempt || this.inARow >= this.maxRun || !drawn) {
+      this.inARow = 0
+      return undefined
     }
-    if (!this.prng.chance(this.start)) return undefined
-    this.remaining = this.burst - 1
-    return "start"
+    this.inARow++
+    return this.inARow === 1 ? "start" : "continue"
   }
 }
 
@@ -134,19 +155,28 @@ export const inBlackhole = (blackhole: Blackhole | undefined, now: number): bool
   blackhole !== undefined && now % (blackhole.open + blackhole.dropped) >= blackhole.open
 
 /**
- * A copy of `data` with 1–4 distinct bytes changed, each to a different
- * value (fewer when the datagram is shorter; an empty one stays empty).
+ * Whether `data` is a QUIC Version Negotiation packet: a long header
+ * (0x80 set in the first byte) with version 0x00000000.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isVersionNegotiation = (data: Uint8Array): boolean =>
+  data.length >= 5 && (data[0]! & 0x80) !== 0 && data[1] === 0 && data[2] === 0 && data[3] === 0 && data[4] === 0
+
+/**
+ * A copy of `data` (not empty) with one byte, at a uniformly random index in
+ * [0, min(50, length − 1)], replaced by a different random value, as the
+ * runner's corrupt-rate model does, to hit the QUIC header often.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const corruptBytes = (data: Uint8Array, prng: Prng): Uint8Array => {
+export const corruptByte = (data: Uint8Array, prng: Prng): Uint8Array => {
   const copy = Uint8Array.from(data)
-  const count = Math.min(1 + prng.int(4), copy.length)
-  const chosen = new Set<number>()
-  while (chosen.size < count) chosen.add(prng.int(copy.length))
-  // XOR with 1–255 always changes the byte.
-  for (const index of chosen) copy[index] = copy[index]! ^ (1 + prng.int(255))
+  const index = prng.int(Math.min(51, copy.length))
+  // XOR with 1–255: uniform over the 255 other values.
+  copy[index] = copy[index]! ^ (1 + prng.int(255))
   return copy
 }
 
@@ -172,8 +202,8 @@ const STREAMS_PER_DIRECTION = 4
  */
 export const makeDirection = (faults: Faults, seed: number, direction: Direction): DirectionFaults => {
   const stream = (n: number) => new Prng(seed * 2 * STREAMS_PER_DIRECTION + (direction === "to_server" ? 0 : STREAMS_PER_DIRECTION) + n)
-  const loss = new BurstProcess(faults.loss, faults.lossBurst, stream(0))
-  const corruption = new BurstProcess(faults.corrupt, faults.corruptBurst, stream(1))
+  const loss = new CappedRunProcess(faults.loss, faults.lossBurst, stream(0))
+  const corruption = new CappedRunProcess(faults.corrupt, faults.corruptBurst, stream(1))
   const corruptPrng = stream(2)
   const jitterPrng = stream(3)
   const bottleneck = faults.bandwidth > 0 ? new Bottleneck(faults.bandwidth, faults.queue) : undefined
@@ -183,7 +213,8 @@ export const makeDirection = (faults: Faults, seed: number, direction: Direction
     decide: (now, data) => {
       index++
       const lossEvent = loss.next()
-      const corrupted = corruption.next() !== undefined
+      const exempt = data.length === 0 || isVersionNegotiation(data)
+      const corrupted = corruption.next(exempt) === undefined ? undefined : corruptByte(data, corruptPrng)
       if (inBlackhole(faults.blackhole, now)) return { fate: "dropped", reason: "blackhole" }
       if (includesIndex(dropIndices, index)) return { fate: "dropped", reason: "index" }
       if (lossEvent !== undefined) return { fate: "dropped", reason: lossEvent === "start" ? "loss" : "burst" }
@@ -191,9 +222,7 @@ export const makeDirection = (faults: Faults, seed: number, direction: Direction
       if (queued === undefined) return { fate: "dropped", reason: "queue" }
       const jitter = faults.jitter > 0 ? (jitterPrng.float() * 2 - 1) * faults.jitter : 0
       const delay = queued + Math.max(0, faults.delay + jitter)
-      return corrupted && data.length > 0
-        ? { fate: "corrupted", delay, data: corruptBytes(data, corruptPrng) }
-        : { fate: "forwarded", delay, data }
+      return corrupted === undefined ? { fate: "forwarded", delay, data } : { fate: "corrupted", delay, data: corrupted }
     }
   }
 }

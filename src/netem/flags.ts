@@ -24,9 +24,11 @@ export interface FaultFlags {
   readonly bandwidth: number
   readonly queue: number
   readonly loss: number
-  readonly lossBurst: number
+  /** Most datagrams lost in a row; undefined: no limit. */
+  readonly lossBurst: number | undefined
   readonly corrupt: number
-  readonly corruptBurst: number
+  /** Most datagrams corrupted in a row; undefined: no limit. */
+  readonly corruptBurst: number | undefined
   readonly blackholeOpen: number | undefined
   readonly blackholeDropped: number | undefined
   readonly dropToServer: string | undefined
@@ -46,6 +48,9 @@ const check = (flag: string, value: number, ok: boolean, expected: string): Effe
 const nonNegative = (flag: string, value: number) => check(flag, value, value >= 0, "a number ≥ 0")
 const positiveInteger = (flag: string, value: number) => check(flag, value, Number.isInteger(value) && value >= 1, "an integer ≥ 1")
 const percent = (flag: string, value: number) => check(flag, value, value >= 0 && value <= 100, "a percentage 0–100")
+/** A run limit: an integer ≥ 1, or Infinity (no limit) when the flag is absent. */
+const maxRun = (flag: string, value: number | undefined) =>
+  value === undefined ? Effect.succeed(Infinity) : positiveInteger(flag, value)
 const interval = (flag: string, value: number | undefined) =>
   value === undefined ? Effect.succeed(undefined) : positiveInteger(flag, value)
 
@@ -82,9 +87,9 @@ export const toRelayOptions = (flags: FaultFlags): Effect.Effect<RelayOptions, N
       bandwidth: yield* nonNegative("bandwidth", flags.bandwidth),
       queue: yield* positiveInteger("queue", flags.queue),
       loss: yield* percent("loss", flags.loss),
-      lossBurst: yield* positiveInteger("loss-burst", flags.lossBurst),
+      lossBurst: yield* maxRun("loss-burst", flags.lossBurst),
       corrupt: yield* percent("corrupt", flags.corrupt),
-      corruptBurst: yield* positiveInteger("corrupt-burst", flags.corruptBurst),
+      corruptBurst: yield* maxRun("corrupt-burst", flags.corruptBurst),
       blackhole: yield* blackhole(flags.blackholeOpen, flags.blackholeDropped),
       dropToServer: yield* indices("drop-to-server", flags.dropToServer),
       dropToClient: yield* indices("drop-to-client", flags.dropToClient)

@@ -935,10 +935,18 @@ export class Connection {
     if (events.probes > 0) {
       space.probes = Math.max(space.probes, events.probes)
       this.probeRound++
-      // RFC 9002 §6.2.4: the PTO also sends an ack-eliciting packet in the other spaces
-      // with data in flight, coalesced where it fits. A client whose HANDSHAKE_DONE went
-      // missing probes only the Handshake space, whose keys a confirmed server has
-      // discarded; its 1-RTT data (a lost request, say) would wait for confirmation.
+      // RFC 9002 §6.2.4: the PTO also sends an ack-eliciting packet in the later spaces
+      // with data in flight, coalesced where it fits. A server's Initial probe carries
+      // its Handshake flight too: a client that lost the ServerHello and buffered the
+      // Handshake packets would otherwise acknowledge those old packets once it gets
+      // the keys, and the server would take their age for an RTT sample. A client whose
+      // HANDSHAKE_DONE went missing probes only the Handshake space, whose keys a
+      // confirmed server has discarded; its 1-RTT data (a lost request, say) would
+      // wait for confirmation.
+      const handshake = this.spaces.handshake
+      if (space.name === "initial" && handshake?.write !== undefined && this.recovery.hasAckElicitingInFlight("handshake")) {
+        handshake.probes = Math.max(handshake.probes, events.probes)
+      }
       const application = this.spaces.application
       if (space !== application && this.oneRtt !== undefined && this.recovery.hasAckElicitingInFlight("application")) {
         application.probes = Math.max(application.probes, 1)
@@ -1025,6 +1033,10 @@ export class Connection {
     // RFC 9001 §4.9: the level was discarded while this packet was processed; its data is of no use.
     if (space === undefined) return undefined
     const recv = (space.cryptoRecv ??= new RecvBuffer())
+    if (offset + data.length <= recv.readOffset) {
+      this.onRepeatedCrypto(level)
+      return undefined
+    }
     // RFC 9000 §7.5: bound the CRYPTO data buffered ahead of what TLS consumed.
     if (offset + data.length > recv.readOffset + MAX_CRYPTO_BUFFER) {
       return transportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, "too much CRYPTO data buffered", FrameType.CRYPTO)
@@ -1036,6 +1048,22 @@ export class Connection {
       if (failure !== undefined) return this.tlsFailure(failure)
     }
     return this.drainTls(now)
+  }
+
+  /**
+   * RFC 9002 §6.2.3: CRYPTO data the peer sent before means it has not seen
+   * our answer (or our acknowledgement of it), so the unacknowledged CRYPTO
+   * data of this space and of the Handshake space goes again at once rather
+   * than at our next PTO, which backoff may have put seconds away. The peer's
+   * own retransmissions pace this, and a server stays within the
+   * anti-amplification limit.
+   */
+  private onRepeatedCrypto(level: PacketNumberSpace): void {
+    if (level === "application") return
+    for (const name of level === "initial" ? ["initial", "handshake"] as const : ["handshake"] as const) {
+      const space = this.spaces[name]
+      if (space?.write !== undefined && this.recovery.hasAckElicitingInFlight(name)) space.probes = Math.max(space.probes, 1)
+    }
   }
 
   private tlsFailure(failure: TlsFailure): TransportError {
