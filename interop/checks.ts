@@ -126,12 +126,18 @@ const checks = {
   },
 
   initialRetransmitted: (trace: Trace) => {
-    // Before the client hears anything from the server, its Initial must have gone out again on PTO.
-    // (This counts Initials with CRYPTO: it takes a ClientHello that fits one packet, as both stacks' do.)
+    // Before the client hears anything from the server, its ClientHello must have gone out
+    // again on PTO: CRYPTO data at an offset an earlier Initial carried (a ClientHello may
+    // span several packets, so two Initials with CRYPTO are not yet a retransmission).
     const firstAnswer = trace.clientLeg.findIndex((p) => p.srcPort === trace.relayPort)
     const early = firstAnswer < 0 ? trace.clientLeg : trace.clientLeg.slice(0, firstAnswer)
-    const initials = early.filter((p) => p.dstPort === trace.relayPort && p.type === "initial" && has(p, FrameType.CRYPTO))
-    return initials.length >= 2 ? [] : [`the client sent ${initials.length} Initial with CRYPTO before the server's first answer`]
+    const seen = new Set<number>()
+    for (const p of early) {
+      if (p.dstPort !== trace.relayPort || p.type !== "initial") continue
+      if (p.cryptoOffsets.some((offset) => seen.has(offset))) return []
+      for (const offset of p.cryptoOffsets) seen.add(offset)
+    }
+    return [`the client sent no CRYPTO data twice before the server's first answer (offsets ${[...seen].join(", ") || "none"})`]
   },
 
   chacha20: (trace: Trace) => {

@@ -236,6 +236,8 @@ export interface QuicPacket extends DatagramInfo {
   readonly maxStreamsBidi?: number
   /** The error codes of the CONNECTION_CLOSE frames this packet carries. */
   readonly closeCodes: ReadonlyArray<number>
+  /** The offsets of the CRYPTO frames this packet carries. */
+  readonly cryptoOffsets: ReadonlyArray<number>
 }
 
 export interface DecodeOptions {
@@ -323,6 +325,10 @@ const parsePacket = (datagram: DatagramInfo, q: JsonObject): QuicPacket => {
   const maxStreamsBidi = str(findAll(q, "tls.quic.parameter.initial_max_streams_bidi")[0])
   const closeCodes = [...findAll(q, "quic.cc.error_code"), ...findAll(q, "quic.cc.error_code.app")]
     .flatMap((code) => typeof code === "string" ? [Number(code)] : [])
+  const cryptoOffsets = frames.flatMap((f) => {
+    const offset = str(all(f["quic.crypto.offset"])[0])
+    return offset === undefined ? [] : [Number(offset)]
+  })
   return {
     ...datagram,
     ...(dcid !== undefined ? { dcid } : {}),
@@ -343,7 +349,8 @@ const parsePacket = (datagram: DatagramInfo, q: JsonObject): QuicPacket => {
       return t === undefined ? [] : [Number(t)]
     }),
     ...(maxStreamsBidi !== undefined ? { maxStreamsBidi: Number(maxStreamsBidi) } : {}),
-    closeCodes
+    closeCodes,
+    cryptoOffsets
   }
 }
 

@@ -52,6 +52,7 @@ const packet = (fields: Fields): QuicPacket => {
     frameTypes: [],
     tlsMessages: [],
     closeCodes: [],
+    cryptoOffsets: [],
     ...(fields.type === "1rtt" ? {} : { version: QUIC_V1 }),
     ...fields,
     frame
@@ -473,7 +474,8 @@ describe("noRetry", () => {
 // ---- initialRetransmitted --------------------------------------------------------
 
 describe("initialRetransmitted", () => {
-  const initial = (pn: bigint) => toRelay({ type: "initial", packetNumber: pn, frameTypes: [CRYPTO!] })
+  const initial = (pn: bigint, cryptoOffsets: ReadonlyArray<number> = [0]) =>
+    toRelay({ type: "initial", packetNumber: pn, frameTypes: cryptoOffsets.map(() => CRYPTO!), cryptoOffsets })
 
   it("passes when the client resent its Initial before the server's first answer", () => {
     expect(runCheck("initialRetransmitted", trace({ clientLeg: [initial(0n), initial(1n), fromRelay({ type: "initial" })] }))).toEqual([])
@@ -481,12 +483,20 @@ describe("initialRetransmitted", () => {
 
   it("fails when the server answered after the first Initial", () => {
     const t = trace({ clientLeg: [initial(0n), fromRelay({ type: "initial" }), initial(1n)] })
-    expect(runCheck("initialRetransmitted", t)).toEqual(["the client sent 1 Initial with CRYPTO before the server's first answer"])
+    expect(runCheck("initialRetransmitted", t)).toEqual(["the client sent no CRYPTO data twice before the server's first answer (offsets 0)"])
   })
 
   it("does not count Initials without CRYPTO (an ACK-only Initial, say)", () => {
     const t = trace({ clientLeg: [initial(0n), toRelay({ type: "initial", frameTypes: [ACK!] })] })
-    expect(runCheck("initialRetransmitted", t)).toEqual(["the client sent 1 Initial with CRYPTO before the server's first answer"])
+    expect(runCheck("initialRetransmitted", t)).toEqual(["the client sent no CRYPTO data twice before the server's first answer (offsets 0)"])
+  })
+
+  it("a ClientHello in two packets is one flight; its first part sent again is the retransmission", () => {
+    const firstFlight = [initial(0n, [0]), initial(1n, [1162])]
+    expect(runCheck("initialRetransmitted", trace({ clientLeg: firstFlight }))).toEqual([
+      "the client sent no CRYPTO data twice before the server's first answer (offsets 0, 1162)"
+    ])
+    expect(runCheck("initialRetransmitted", trace({ clientLeg: [...firstFlight, initial(2n, [0])] }))).toEqual([])
   })
 })
 
