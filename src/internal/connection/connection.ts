@@ -1034,7 +1034,7 @@ export class Connection {
     if (space === undefined) return undefined
     const recv = (space.cryptoRecv ??= new RecvBuffer())
     if (offset + data.length <= recv.readOffset) {
-      this.onRepeatedCrypto(level)
+      if (data.length > 0) this.onRepeatedCrypto(level)
       return undefined
     }
     // RFC 9000 §7.5: bound the CRYPTO data buffered ahead of what TLS consumed.
