@@ -16,10 +16,11 @@ import { addressKey } from "../../src/internal/address.js"
 import { type Faults, makeDirection, noFaults } from "../../src/netem/faults.js"
 import { backends } from "../helpers.js"
 import { makeLab, SERVER } from "../support/handshakeLab.js"
+import { pattern } from "../support/scenario.js"
 
 const ONE_WAY = 15_000
 const REQUEST = new TextEncoder().encode("GET /1024\r\n")
-const RESPONSE_BYTES = 1024
+const RESPONSE = pattern(1024)
 const DEADLINE = 8_000_000
 
 /** Virtual µs from connect to the response's FIN, or the reason it never came. */
@@ -36,7 +37,7 @@ const oneConnection = (backend: Parameters<typeof makeLab>[0], faults: Faults, s
     return false
   }
   const start = network.now
-  let received = 0
+  const received: Array<Uint8Array> = []
   let finishedAt: number | undefined
   let failure: string | undefined
   const conn = client.connect(network.now, SERVER, "localhost") as number
@@ -49,7 +50,7 @@ const oneConnection = (backend: Parameters<typeof makeLab>[0], faults: Faults, s
       for (;;) {
         const chunk = client.streamRecv(network.now, conn, event.stream, 1 << 16)
         if ("_tag" in chunk) break
-        received += chunk.data.length
+        received.push(chunk.data.slice())
         if (chunk.finished) {
           finishedAt = network.now
           client.closeConnection(network.now, conn, 0n, "")
@@ -64,7 +65,7 @@ const oneConnection = (backend: Parameters<typeof makeLab>[0], faults: Faults, s
         const chunk = server.streamRecv(network.now, event.connection, event.stream, 1 << 16)
         if ("_tag" in chunk || chunk.data.length === 0 && !chunk.finished) break
         if (chunk.finished) {
-          server.streamSend(network.now, event.connection, event.stream, new Uint8Array(RESPONSE_BYTES))
+          server.streamSend(network.now, event.connection, event.stream, RESPONSE)
           server.streamFinish(network.now, event.connection, event.stream)
           break
         }
@@ -73,7 +74,8 @@ const oneConnection = (backend: Parameters<typeof makeLab>[0], faults: Faults, s
   }
   network.run(() => finishedAt !== undefined || failure !== undefined, 60_000_000)
   if (finishedAt === undefined) return failure ?? "unfinished after 60 s"
-  if (received !== RESPONSE_BYTES) return `received ${received} bytes`
+  const body = Buffer.concat(received)
+  if (!body.equals(Buffer.from(RESPONSE))) return `received ${body.length} bytes, not the ${RESPONSE.length} sent`
   return finishedAt - start
 }
 
