@@ -119,6 +119,14 @@ export const TransportConfig = Schema.Struct({
   idleTimeoutMillis: Schema.optionalWith(NonNegative, { default: () => 30_000 }),
   /** Milliseconds between keep-alive PINGs when otherwise idle; 0 disables. */
   keepAliveMillis: Schema.optionalWith(NonNegative, { default: () => 0 }),
+  /**
+   * The round-trip time assumed before the first measurement, milliseconds
+   * (RFC 9002 §6.2.2: 333 by default). The first flight is sent again after
+   * three times it when nothing comes back, so a lower value recovers a lost
+   * first packet sooner on a network known to be fast, and sends it twice
+   * for nothing on a slower one.
+   */
+  initialRttMillis: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 60_000)), { default: () => 333 }),
   initialConnectionWindow: Schema.optionalWith(Positive, { default: () => 1 << 20 }),
   initialStreamWindow: Schema.optionalWith(Positive, { default: () => 256 * 1024 }),
   maxConnectionWindow: Schema.optionalWith(Positive, { default: () => 24 << 20 }),

@@ -3,6 +3,7 @@ import type { NamedGroup, PrivateKey } from "./crypto/backend.js"
 import type { CipherSuite } from "./crypto/suite.js"
 import { cipherSuites } from "./crypto/suite.js"
 import type { QlogFactory } from "./qlog/types.js"
+import { kInitialRtt } from "./recovery/rtt.js"
 import type { CertificateVerifier } from "./tls/session.js"
 import type { TicketStore } from "./tls/ticket.js"
 
@@ -30,6 +31,11 @@ export interface TransportConfig {
   /** RFC 9221: the largest DATAGRAM frame we accept; undefined disables datagrams. */
   readonly maxDatagramFrameSize: number | undefined
   readonly datagramSendBuffer: number
+  /**
+   * RFC 9002 §6.2.2: the RTT assumed before the first sample, µs (the first
+   * PTO is three times it).
+   */
+  readonly initialRtt: number
   /** RFC 9000 §18.2. */
   readonly ackDelayExponent: number
   /** ms */
@@ -56,6 +62,7 @@ export const defaultTransportConfig: TransportConfig = {
   streamSendBuffer: 1 << 20,
   maxDatagramFrameSize: 65535,
   datagramSendBuffer: 1 << 20,
+  initialRtt: kInitialRtt,
   ackDelayExponent: 3,
   maxAckDelay: 25,
   activeConnectionIdLimit: 4,

@@ -101,6 +101,20 @@ describe.each(backends)("handshake under loss on the %s backend", (_name, backen
     expect(lab.server.connectionCount).toBe(1)
   })
 
+  it("a configured initial RTT of 100 ms: the first flight goes again after 300 ms, then after 600 ms more", () => {
+    // RFC 9002 §6.2.2: before any sample the PTO is initial RTT + 4 × initial RTT / 2.
+    const lab = lossLab(backend, { transport: { initialRtt: 100_000 } })
+    const { network, client } = lab
+    network.drop = (d) => fromClient(d) && d.index < 3
+    const start = network.now
+    client.connect(network.now, SERVER, "localhost")
+    expect(network.run(bothConnected(network), 5_000_000)).toBe(true)
+    expectCleanHandshake(network)
+    const sent = network.between(CLIENT, SERVER)
+    expect(sent.slice(0, 5).map((d) => d.at - start)).toEqual([0, 300_000, 300_000, 900_000, 900_000])
+    expect(lab.connectedAt(SERVER) - start).toBeLessThanOrEqual(900_000 + 3 * RTT)
+  })
+
   it("first flight and the first probe lost: the second probe carries the ClientHello too, so the handshake still completes one PTO late", () => {
     // RFC 9002 §6.2.4: both probes of the PTO carry the unacknowledged CRYPTO data; a
     // bare PING in the second would leave a server that lost the first with nothing to start from.

@@ -373,7 +373,8 @@ export class Connection {
     this.installInitialKeys(keys)
     this.recovery = new LossDetection<Sent>({
       congestion: makeCongestionController(init.transport.congestionController, BASE_MTU),
-      isServer: init.role === "server"
+      isServer: init.role === "server",
+      initialRtt: init.transport.initialRtt
     })
     this.localCids = new LocalCids(init.localCid, init.cidIssuer)
     this.remoteCids = new RemoteCids(init.remoteCid, init.transport.activeConnectionIdLimit)

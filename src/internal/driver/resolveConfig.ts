@@ -66,6 +66,7 @@ const transport = (t: QuicConfig.TransportConfig): Core.TransportConfig => ({
   ...defaultTransportConfig,
   maxIdleTimeout: t.idleTimeoutMillis,
   keepAliveInterval: t.keepAliveMillis * 1000,
+  initialRtt: t.initialRttMillis * 1000,
   initialMaxData: t.initialConnectionWindow,
   initialMaxStreamData: t.initialStreamWindow,
   maxConnectionWindow: Math.max(t.maxConnectionWindow, t.initialConnectionWindow),
