@@ -6,7 +6,7 @@
  * ConfigError.
  */
 import { it } from "@effect/vitest"
-import { Clock, Effect, Either, TestClock } from "effect"
+import { Clock, Effect, Either, Fiber, TestClock } from "effect"
 import { expect } from "vitest"
 import * as Endpoint from "../../src/Endpoint.js"
 import * as MemoryNetwork from "../../src/MemoryNetwork.js"
@@ -19,18 +19,24 @@ const NOBODY = { address: "10.0.0.77", port: 4433 }
 
 const env = envWith({ conditions: { latency: "10 millis" }, seed: 1, log: true })
 
-/** When a client at `clientPort` sent its datagrams to NOBODY, in ms after the connect, over the first `millis`. */
+/**
+ * When a client at `clientPort` sent its datagrams to NOBODY, in ms after the
+ * connect, until its idle timeout (`millis`) ends the attempt: the connect
+ * fails with a timeout before the test's scope closes.
+ */
 const sendTimes = (initialRttMillis: number | undefined, millis: number, clientPort: number) =>
   Effect.gen(function*() {
     yield* TestClock.setTime(NOW)
     const network = yield* MemoryNetwork.MemoryNetwork
     // The layer's network (and its log) is shared by the tests of this file: each has its own client port.
-    const transport = initialRttMillis === undefined ? {} : { transport: { initialRttMillis } }
+    const transport = { idleTimeoutMillis: millis, ...(initialRttMillis === undefined ? {} : { initialRttMillis }) }
     const from = { address: CLIENT.address, port: clientPort }
-    const client = yield* endpointAt(from, clientConfig({}, transport))
+    const client = yield* endpointAt(from, clientConfig({}, { transport }))
     const start = yield* Clock.currentTimeMillis
-    yield* Effect.forkScoped(client.connect(NOBODY, { serverName: "localhost" }))
-    yield* TestClock.adjust(`${millis} millis`)
+    const attempt = yield* Effect.fork(Effect.either(client.connect(NOBODY, { serverName: "localhost" })))
+    yield* TestClock.adjust(`${millis + 10} millis`)
+    const outcome = yield* Fiber.join(attempt)
+    expect(Either.isLeft(outcome) && outcome.left._tag).toBe("ConnectError")
     const log = yield* network.log
     // The core counts in µs: a send time may carry a fraction of a millisecond.
     return log.filter((e) => e.from.port === clientPort && e.to.address === NOBODY.address).map((e) => Math.round(e.sentAt - start))
@@ -42,9 +48,9 @@ it.layer(env)("transport.initialRttMillis", (it) => {
       expect(yield* sendTimes(50, 500, 50001)).toEqual([0, 150, 150, 450, 450])
     }))
 
-  it.scoped("by default 333 ms: the first flight goes again after 999 ms", () =>
+  it.scoped("by default 333 ms: the first flight goes again after 999 ms, then 1998 ms later", () =>
     Effect.gen(function*() {
-      expect(yield* sendTimes(undefined, 1500, 50002)).toEqual([0, 999, 999])
+      expect(yield* sendTimes(undefined, 3000, 50002)).toEqual([0, 999, 999, 2997, 2997])
     }))
 
   it.scoped("0, a fraction or more than 60 000 ms is a ConfigError naming the field", () =>
