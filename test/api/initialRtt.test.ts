@@ -8,11 +8,9 @@
 import { it } from "@effect/vitest"
 import { Clock, Effect, Either, Fiber, TestClock } from "effect"
 import { expect } from "vitest"
-import * as Endpoint from "../../src/Endpoint.js"
 import * as MemoryNetwork from "../../src/MemoryNetwork.js"
-import { UdpSocket } from "../../src/UdpSocket.js"
 import { envWith } from "./drive.js"
-import { CLIENT, clientConfig, endpointAt, NOW } from "./support.js"
+import { CLIENT, clientConfig, endpointAt, expectConfigError, NOW } from "./support.js"
 
 /** Nothing is bound here: every datagram to it is logged as unreachable. */
 const NOBODY = { address: "10.0.0.77", port: 4433 }
@@ -55,17 +53,8 @@ it.layer(env)("transport.initialRttMillis", (it) => {
 
   it.scoped("0, a fraction or more than 60 000 ms is a ConfigError naming the field", () =>
     Effect.gen(function*() {
-      const socket = yield* MemoryNetwork.makeSocket({ address: "10.0.0.9", port: 1 })
       for (const initialRttMillis of [0, 2.5, 60_001]) {
-        const result = yield* Endpoint.make(clientConfig({}, { transport: { initialRttMillis } })).pipe(
-          Effect.provideService(UdpSocket, socket),
-          Effect.either
-        )
-        expect(Either.isLeft(result)).toBe(true)
-        if (Either.isLeft(result)) {
-          expect(result.left._tag).toBe("ConfigError")
-          expect(String((result.left as { reason?: string }).reason)).toContain("initialRttMillis")
-        }
+        yield* expectConfigError(clientConfig({}, { transport: { initialRttMillis } }), "initialRttMillis")
       }
     }))
 })

@@ -1,4 +1,5 @@
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
+import { expect } from "vitest"
 import * as Endpoint from "../../src/Endpoint.js"
 import * as MemoryNetwork from "../../src/MemoryNetwork.js"
 import type { EndpointConfigInput } from "../../src/QuicConfig.js"
@@ -40,3 +41,15 @@ export const endpointAt = (address: { address: string; port: number }, config: E
     const socket = yield* MemoryNetwork.makeSocket(address)
     return yield* Endpoint.make(config).pipe(Effect.provideService(UdpSocket, socket))
   })
+
+/** `Endpoint.make(config)` fails with a ConfigError whose reason names `field`. */
+export const expectConfigError = (config: EndpointConfigInput, field: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const socket = yield* MemoryNetwork.makeSocket({ address: "10.0.0.9", port: 1 })
+    const result = yield* Endpoint.make(config).pipe(Effect.provideService(UdpSocket, socket), Effect.either)
+    expect(Either.isLeft(result)).toBe(true)
+    if (Either.isLeft(result)) {
+      expect(result.left._tag).toBe("ConfigError")
+      expect(String((result.left as { reason?: string }).reason)).toContain(field)
+    }
+  }))

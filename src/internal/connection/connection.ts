@@ -944,10 +944,7 @@ export class Connection {
       // HANDSHAKE_DONE went missing probes only the Handshake space, whose keys a
       // confirmed server has discarded; its 1-RTT data (a lost request, say) would
       // wait for confirmation.
-      const handshake = this.spaces.handshake
-      if (space.name === "initial" && handshake?.write !== undefined && this.recovery.hasAckElicitingInFlight("handshake")) {
-        handshake.probes = Math.max(handshake.probes, events.probes)
-      }
+      if (space.name === "initial") this.oweProbes("handshake", events.probes)
       const application = this.spaces.application
       if (space !== application && this.oneRtt !== undefined && this.recovery.hasAckElicitingInFlight("application")) {
         application.probes = Math.max(application.probes, 1)
@@ -1060,11 +1057,14 @@ export class Connection {
    * anti-amplification limit.
    */
   private onRepeatedCrypto(level: PacketNumberSpace): void {
-    if (level === "application") return
-    for (const name of level === "initial" ? ["initial", "handshake"] as const : ["handshake"] as const) {
-      const space = this.spaces[name]
-      if (space?.write !== undefined && this.recovery.hasAckElicitingInFlight(name)) space.probes = Math.max(space.probes, 1)
-    }
+    if (level === "initial") this.oweProbes("initial", 1)
+    if (level !== "application") this.oweProbes("handshake", 1)
+  }
+
+  /** At least `count` probes in `name`, when we can write there and it has ack-eliciting data in flight to re-send. */
+  private oweProbes(name: "initial" | "handshake", count: number): void {
+    const space = this.spaces[name]
+    if (space?.write !== undefined && this.recovery.hasAckElicitingInFlight(name)) space.probes = Math.max(space.probes, count)
   }
 
   private tlsFailure(failure: TlsFailure): TransportError {
