@@ -66,6 +66,16 @@ const cases: Record<string, CaseSettings> = {
   connectionmigration: { ...base, preferredAddress: true }
 }
 
+/**
+ * The cipher suites both of our endpoints offer in a case. Outside the
+ * chacha20 case, AES-128-GCM leads, unlike the library's default: the
+ * runner checks 0-RTT with Wireshark, whose 0-RTT decryption tries
+ * AES-128-GCM first and keeps it when the tag then fails, so ChaCha20-Poly1305
+ * 0-RTT packets are invisible to the zerortt case's check.
+ */
+export const interopCipherSuites = (settings: CaseSettings): ReadonlyArray<"aes128gcm" | "aes256gcm" | "chacha20"> =>
+  settings.chacha20Only ? ["chacha20"] : ["aes128gcm", "aes256gcm", "chacha20"]
+
 /** The endpoint contract's exit status for a case it does not play. */
 export const EXIT_UNSUPPORTED = 127
 

@@ -13,7 +13,7 @@ import { PerfError } from "../perf/failure.js"
 import { formatAddress, resolveHostPort } from "../perf/hostPort.js"
 import { openKeyLog } from "../perf/keyLog.js"
 import { UdpSocket } from "../UdpSocket.js"
-import type { CaseSettings } from "./cases.js"
+import { type CaseSettings, interopCipherSuites } from "./cases.js"
 import { encodeRequest, HQ_ALPN, parseRequestUrl, type RequestTarget } from "./request.js"
 import { clientSocket } from "../perf/transport.js"
 import { interopTransport } from "./transport.js"
@@ -86,7 +86,7 @@ export const runClient = (options: ClientOptions) =>
         ...(options.ca === undefined ? { insecure: true } : { ca: options.ca }),
         earlyData: settings.plan === "zeroRtt"
       },
-      ...(settings.chacha20Only ? { cipherSuites: ["chacha20"] as const } : {}),
+      cipherSuites: interopCipherSuites(settings),
       transport: interopTransport,
       keyLog,
       ...(options.qlogDir === undefined ? {} : { qlog: NodeQlog.dir(options.qlogDir) })

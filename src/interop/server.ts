@@ -19,7 +19,7 @@ import { serveRequest as servePerfRequest } from "../perf/server.js"
 import { SOCKET_BUFFER_BYTES } from "../perf/transport.js"
 import type { QuicStream } from "../Stream.js"
 import { UdpSocket } from "../UdpSocket.js"
-import type { CaseSettings } from "./cases.js"
+import { type CaseSettings, interopCipherSuites } from "./cases.js"
 import { HQ_ALPN, MAX_REQUEST_BYTES, parseRequest } from "./request.js"
 import { interopTransport } from "./transport.js"
 
@@ -120,7 +120,7 @@ export const runServer = (options: ServerOptions) =>
         ...(settings.preferV2 ? { versions: ["v2", "v1"] as const } : {}),
         ...(settings.preferredAddress ? { preferredAddress: preferredAddress(options.listen, options.preferredPort) } : {})
       },
-      ...(settings.chacha20Only ? { cipherSuites: ["chacha20"] as const } : {}),
+      cipherSuites: interopCipherSuites(settings),
       transport: interopTransport,
       keyLog,
       ...(options.qlogDir === undefined ? {} : { qlog: NodeQlog.dir(options.qlogDir) })
