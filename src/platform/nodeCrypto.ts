@@ -175,9 +175,34 @@ const hkdfExpand = (algorithm: HashAlgorithm, prk: Uint8Array, info: Uint8Array,
 /** node:crypto's `randomFillSync` is limited to 2^31 - 1 bytes per call. */
 const RANDOM_CHUNK = 0x7fff_ffff
 
-const randomBytes = (out: Uint8Array): void => {
-  for (let offset = 0; offset < out.length; offset += RANDOM_CHUNK) {
-    randomFillSync(out, offset, Math.min(RANDOM_CHUNK, out.length - offset))
+/**
+ * Small requests (connection IDs, nonces, TLS randoms: a dozen per
+ * handshake) are served from a pool refilled 4 KiB at a time, since each
+ * `randomFillSync` call costs a few microseconds whatever its size. Bytes
+ * handed out are zeroed in the pool, so none is ever given twice or left
+ * behind.
+ */
+const POOL_SIZE = 4096
+const POOLED_MAX = 256
+
+const makeRandomBytes = (): ((out: Uint8Array) => void) => {
+  const pool = new Uint8Array(POOL_SIZE)
+  let used = POOL_SIZE
+  return (out) => {
+    const length = out.length
+    if (length > POOLED_MAX) {
+      for (let offset = 0; offset < length; offset += RANDOM_CHUNK) {
+        randomFillSync(out, offset, Math.min(RANDOM_CHUNK, length - offset))
+      }
+      return
+    }
+    if (used + length > POOL_SIZE) {
+      randomFillSync(pool)
+      used = 0
+    }
+    out.set(pool.subarray(used, used + length))
+    pool.fill(0, used, used + length)
+    used += length
   }
 }
 
@@ -190,6 +215,6 @@ export const makeNodeCryptoBackend = (): CryptoBackend => ({
   hmac,
   hkdfExtract,
   hkdfExpand,
-  randomBytes,
+  randomBytes: makeRandomBytes(),
   ...makeNodeAsymmetricCrypto()
 })

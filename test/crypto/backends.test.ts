@@ -402,6 +402,22 @@ describe.each(backends)("$name backend", (backend) => {
     expect(big.subarray(big.length - 64).some((x) => x !== 0)).toBe(true)
     backend.randomBytes(new Uint8Array(0))
   })
+
+  it("randomBytes never repeats across many small requests (a pooled backend refills several times)", () => {
+    const seen = new Set<string>()
+    for (let i = 0; i < 1000; i++) {
+      const out = new Uint8Array(i % 2 === 0 ? 20 : 16)
+      backend.randomBytes(out)
+      expect(out.some((x) => x !== 0)).toBe(true)
+      seen.add(toHex(out))
+    }
+    expect(seen.size).toBe(1000)
+    for (const length of [255, 256, 257, 4096]) {
+      const out = new Uint8Array(length)
+      backend.randomBytes(out)
+      expect(out.subarray(length - 16).some((x) => x !== 0)).toBe(true)
+    }
+  })
 })
 
 describe("layers", () => {
