@@ -1,4 +1,4 @@
-import { Deferred, Effect, Option, type Scope, Stream } from "effect"
+import { Effect, Option, type Scope, Stream } from "effect"
 import type * as Connection from "../../Connection.js"
 import { connectionClosedError, type ConnectionClosedError, DatagramError } from "../../QuicError.js"
 import type { QuicStream } from "../../Stream.js"
@@ -9,11 +9,24 @@ import { QUIC_V1, QUIC_V2 } from "../packet/version.js"
 /**
  * One error per closed connection, made at first need: every waiter of a
  * closed connection (a server's accept and datagram loops) fails with the
- * same value, and an Effect error captures a stack trace when made.
+ * same value. It carries no stack trace: a close is an event, not a fault, its
+ * stack would only show the driver's loop, and capturing one cost more
+ * (tens of µs under the fiber runtime) than the rest of a connection's teardown.
  */
 const closedError = (c: ConnectionSignals): ConnectionClosedError => {
-  if (c.closeReason === undefined) return connectionClosedError({ _tag: "EndpointClosed" })
-  return (c.closedError ??= connectionClosedError(c.closeReason))
+  if (c.closeReason === undefined) return withoutStackTrace(() => connectionClosedError({ _tag: "EndpointClosed" }))
+  const reason = c.closeReason
+  return (c.closedError ??= withoutStackTrace(() => connectionClosedError(reason)))
+}
+
+const withoutStackTrace = <A>(make: () => A): A => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return make()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
 }
 
 export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "client" | "server"): Connection.Connection => {
@@ -27,7 +40,7 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
         if (typeof id === "number") return Effect.succeed(makeQuicStream(driver, c, id, true))
         if (id !== undefined) return Effect.fail(closedError(c))
         // The peer's MAX_STREAMS is reached: wait for StreamsAvailable.
-        c.streamsAvailable.unsafeClose()
+        c.streamsAvailable.close()
         return Effect.zipRight(c.streamsAvailable.await, Effect.suspend(loop))
       }),
       (stream) => stream.close
@@ -48,7 +61,7 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
       if (result === undefined) return Effect.void
       switch (result._tag) {
         case "DatagramBlocked":
-          c.datagramsUnblocked.unsafeClose()
+          c.datagramsUnblocked.close()
           return Effect.zipRight(c.datagramsUnblocked.await, Effect.suspend(loop))
         case "DatagramDisabled":
           return Effect.fail(new DatagramError({ reason: "Disabled" }))
@@ -101,9 +114,9 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
     },
     stats: Effect.sync(() => driver.endpoint.connectionStats(handle)),
     close: (code = 0, reason = "") => driver.call((e, now) => e.closeConnection(now, handle, BigInt(code), reason)),
-    closed: Deferred.await(c.closed),
+    closed: c.closed.await,
     is0Rtt: Effect.sync(() => driver.endpoint.has0rtt(handle)),
-    accepted0Rtt: Deferred.await(c.handshake).pipe(
+    accepted0Rtt: c.handshake.await.pipe(
       Effect.mapError(() => closedError(c)),
       Effect.map(() => driver.endpoint.accepted0rtt(handle))
     ),

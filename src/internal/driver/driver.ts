@@ -1,7 +1,6 @@
 import {
   Cause,
   Clock,
-  Deferred,
   Duration,
   Effect,
   Exit,
@@ -20,6 +19,7 @@ import { sameAddress, type SocketAddress } from "../address.js"
 import type { OutgoingPacket, QuicEndpoint } from "../endpoint.js"
 import type { CloseReason, QuicEvent } from "../events.js"
 import { type DirectReceiver, type DirectSocket, directSocketOf } from "./directSocket.js"
+import { Gate, Outcome } from "./signal.js"
 
 /**
  * The endpoint driver (ARCHITECTURE.md §2): the one place that moves bytes
@@ -58,10 +58,10 @@ export type ConnectionEvent =
 
 /** Per-stream signals. */
 export class StreamSignals {
-  readonly readable = Effect.unsafeMakeLatch(false)
-  readonly writable = Effect.unsafeMakeLatch(false)
-  readonly finished = Deferred.unsafeMake<void>(FiberId.none)
-  readonly stopped = Deferred.unsafeMake<bigint>(FiberId.none)
+  readonly readable = new Gate()
+  readonly writable = new Gate()
+  readonly finished = new Outcome<void>()
+  readonly stopped = new Outcome<bigint>()
   /** The application has read the FIN: later reads report the end again. */
   readFinished = false
 }
@@ -80,7 +80,7 @@ export type End = typeof END
 export class Mailbox<A> {
   private items: Array<A> = []
   private head = 0
-  private readonly ready = Effect.unsafeMakeLatch(false)
+  private readonly ready = new Gate()
 
   constructor(private readonly capacity = Number.POSITIVE_INFINITY) {}
 
@@ -94,7 +94,7 @@ export class Mailbox<A> {
       this.head++
     }
     this.items.push(item)
-    this.ready.unsafeOpen()
+    this.ready.open()
   }
 
   private poll(): A | undefined {
@@ -105,7 +105,7 @@ export class Mailbox<A> {
     if (this.head === items.length) {
       this.items = []
       this.head = 0
-      this.ready.unsafeClose()
+      this.ready.close()
     } else if (this.head >= 64 && this.head * 2 >= items.length) {
       this.items = items.slice(this.head)
       this.head = 0
@@ -124,15 +124,15 @@ export class Mailbox<A> {
 
 /** Per-connection signals and queues. */
 export class ConnectionSignals {
-  readonly handshake = Deferred.unsafeMake<void, CloseReason>(FiberId.none)
-  readonly closed = Deferred.unsafeMake<CloseReason>(FiberId.none)
+  readonly handshake = new Outcome<void, CloseReason>()
+  readonly closed = new Outcome<CloseReason>()
   private bidiQueue: Mailbox<number | End> | undefined
   private uniQueue: Mailbox<number | End> | undefined
   private datagramQueue: Mailbox<Uint8Array | End> | undefined
   private eventHub: PubSub.PubSub<ConnectionEvent> | undefined
   readonly streams = new Map<number, StreamSignals>()
-  readonly streamsAvailable = Effect.unsafeMakeLatch(false)
-  readonly datagramsUnblocked = Effect.unsafeMakeLatch(false)
+  readonly streamsAvailable = new Gate()
+  readonly datagramsUnblocked = new Gate()
   closeReason: CloseReason | undefined
   /** The error every waiter sees once `closeReason` is set (made at first need). */
   closedError: ConnectionClosedError | undefined
@@ -553,7 +553,7 @@ export class Driver {
       case "NewConnection":
         break
       case "Connected":
-        Deferred.unsafeDone(c.handshake, Exit.void)
+        c.handshake.done(Exit.void)
         this.publish(c, { _tag: "Connected" })
         if (this.endpoint.config.server !== undefined && !this.isClientHandle(c.handle)) Queue.unsafeOffer(this.incoming, c)
         break
@@ -575,28 +575,28 @@ export class Driver {
         ;(event.bidi ? c.incomingBidi : c.incomingUni).offer(event.stream)
         break
       case "StreamReadable":
-        c.stream(event.stream).readable.unsafeOpen()
+        c.stream(event.stream).readable.open()
         break
       case "StreamWritable":
-        c.stream(event.stream).writable.unsafeOpen()
+        c.stream(event.stream).writable.open()
         break
       case "StreamFinished":
-        Deferred.unsafeDone(c.stream(event.stream).finished, Exit.void)
+        c.stream(event.stream).finished.done(Exit.void)
         break
       case "StreamStopped": {
         const s = c.stream(event.stream)
-        Deferred.unsafeDone(s.stopped, Exit.succeed(event.code))
-        s.writable.unsafeOpen()
+        s.stopped.done(Exit.succeed(event.code))
+        s.writable.open()
         break
       }
       case "StreamsAvailable":
-        c.streamsAvailable.unsafeOpen()
+        c.streamsAvailable.open()
         break
       case "DatagramReceived":
         c.datagrams.offer(event.data)
         break
       case "DatagramsUnblocked":
-        c.datagramsUnblocked.unsafeOpen()
+        c.datagramsUnblocked.open()
         break
     }
   }
@@ -618,16 +618,16 @@ export class Driver {
   private onClosed(c: ConnectionSignals, reason: CloseReason): void {
     if (c.closeReason !== undefined) return
     c.closeReason = reason
-    Deferred.unsafeDone(c.handshake, Exit.fail(reason))
-    Deferred.unsafeDone(c.closed, Exit.succeed(reason))
+    c.handshake.done(Exit.fail(reason))
+    c.closed.done(Exit.succeed(reason))
     this.publish(c, { _tag: "Closed", reason })
     // Wake every waiter so it sees the connection is gone.
     c.endQueues()
-    c.streamsAvailable.unsafeOpen()
-    c.datagramsUnblocked.unsafeOpen()
+    c.streamsAvailable.open()
+    c.datagramsUnblocked.open()
     for (const s of c.streams.values()) {
-      s.readable.unsafeOpen()
-      s.writable.unsafeOpen()
+      s.readable.open()
+      s.writable.open()
     }
   }
 

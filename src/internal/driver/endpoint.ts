@@ -1,4 +1,4 @@
-import { Deferred, Effect, Option, Schedule, type Scope, Stream } from "effect"
+import { Effect, Option, Schedule, type Scope, Stream } from "effect"
 import type * as Connection from "../../Connection.js"
 import type * as Endpoint from "../../Endpoint.js"
 import type { EndpointConfigInput } from "../../QuicConfig.js"
@@ -126,7 +126,7 @@ export const make = (
         const signals = driver.register(connection.id)
         // RFC 9001 §4.6.1: with 0-RTT keys the application may write at once.
         if (!(config.client?.earlyData === true && endpoint.has0rtt(connection.id))) {
-          yield* Deferred.await(signals.handshake).pipe(
+          yield* signals.handshake.await.pipe(
             Effect.mapError((reason) => new ConnectError({ reason, message: describeCloseReason(reason) }))
           )
         }

@@ -1,4 +1,4 @@
-import { Deferred, Effect, Option, Sink, Stream } from "effect"
+import { Effect, Option, Sink, Stream } from "effect"
 import {
   connectionClosedError,
   type QuicStreamError,
@@ -45,7 +45,7 @@ export const makeQuicStream = (
         case "ReadBlocked":
           // Closed in the same synchronous step as the failed read: the
           // driver's StreamReadable opens it, so no wake-up is lost.
-          signals.readable.unsafeClose()
+          signals.readable.close()
           return Effect.zipRight(signals.readable.await, Effect.suspend(loop))
         case "ReadReset":
           return Effect.fail(new StreamResetError({ code: result.code }))
@@ -68,12 +68,12 @@ export const makeQuicStream = (
               offset += n
               continue
             }
-            signals.writable.unsafeClose()
+            signals.writable.close()
             return Effect.zipRight(signals.writable.await, Effect.suspend(step))
           }
           switch (n._tag) {
             case "WriteBlocked":
-              signals.writable.unsafeClose()
+              signals.writable.close()
               return Effect.zipRight(signals.writable.await, Effect.suspend(step))
             case "WriteStopped":
               return Effect.fail(new StreamStoppedError({ code: n.code }))
@@ -149,8 +149,8 @@ export const makeQuicStream = (
         signals.readFinished = true
         driver.unsafeCall((e, now) => e.stopSending(now, handle, id, BigInt(code)))
       }),
-    stopped: Deferred.await(signals.stopped),
-    acknowledged: Deferred.await(signals.finished),
+    stopped: signals.stopped.await,
+    acknowledged: signals.finished.await,
     close: Effect.sync(() => {
       // Scope release: finish what was written in full; reset a stream cut short.
       if (canWrite && !finishedWriting) {
