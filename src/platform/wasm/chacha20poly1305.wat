@@ -33,8 +33,9 @@
 
   ;; RFC 8439 §2.3: four ChaCha20 blocks at once, for counters counter..counter+3
   ;; with the key at KEY and the nonce at NONCE. Each v128 holds one state word
-  ;; of the four blocks, so a quarter round is twelve lane-wise operations; the
-  ;; result is transposed back to four 64-byte blocks at KEYSTREAM.
+  ;; of the four blocks, so every quarter round works on all four at once
+  ;; (rotations by 16 and 8 are byte shuffles); the result is transposed back
+  ;; to four 64-byte blocks at KEYSTREAM.
   (func $blocks4 (param $counter i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $x4 v128) (local $x5 v128) (local $x6 v128) (local $x7 v128) (local $x8 v128) (local $x9 v128) (local $x10 v128) (local $x11 v128) (local $x12 v128) (local $x13 v128) (local $x14 v128) (local $x15 v128)
     (local $counters v128) (local $round i32)
