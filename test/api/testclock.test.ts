@@ -171,6 +171,27 @@ it.scoped("StreamsAvailable wakes an openBi waiting on the peer's stream limit",
     expect(Array.from(yield* awaitDriven(yield* Effect.fork(opened.readToEnd(16))))).toEqual([3])
   }).pipe(Effect.provide(envWith())))
 
+it.scoped("an openBi waiting on the peer's stream limit can be interrupted, and the credit goes to a later one", () =>
+  Effect.gen(function*() {
+    yield* TestClock.setTime(NOW)
+    yield* echoServer(serverConfig({}, { transport: { maxConcurrentBidiStreams: 1 } }))
+    const connection = yield* connectClient()
+    const first = yield* connection.openBi
+    const waiting = yield* Effect.fork(Effect.scoped(connection.openBi))
+    yield* TestClock.adjust("500 millis")
+    expect(yield* isDone(waiting)).toBe(false)
+    // Nothing was opened yet, so the wait gives way at once.
+    yield* Fiber.interrupt(waiting)
+
+    yield* first.write(new Uint8Array([1]))
+    yield* first.finish
+    expect(Array.from(yield* awaitDriven(yield* Effect.fork(first.readToEnd(16))))).toEqual([1])
+    const next = yield* awaitDriven(yield* Effect.fork(connection.openBi), { maxMillis: 2_000 })
+    yield* next.write(new Uint8Array([2]))
+    yield* next.finish
+    expect(Array.from(yield* awaitDriven(yield* Effect.fork(next.readToEnd(16))))).toEqual([2])
+  }).pipe(Effect.provide(envWith())))
+
 it.scoped("interrupting a reader leaves the stream and the connection healthy", () =>
   Effect.gen(function*() {
     yield* TestClock.setTime(NOW)

@@ -1,4 +1,4 @@
-import { Effect, Option, type Scope, Stream } from "effect"
+import { Effect, Option, Scope, Stream } from "effect"
 import type * as Connection from "../../Connection.js"
 import { connectionClosedError, type ConnectionClosedError, DatagramError } from "../../QuicError.js"
 import type { QuicStream } from "../../Stream.js"
@@ -32,19 +32,26 @@ const withoutStackTrace = <A>(make: () => A): A => {
 export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "client" | "server"): Connection.Connection => {
   const handle = c.handle
 
+  /**
+   * A stream whose close is in the scope from the moment it exists. Only the
+   * wait for the peer's stream credit can be interrupted: nothing is open yet.
+   */
   const open = (bidi: boolean): Effect.Effect<QuicStream, ConnectionClosedError, Scope.Scope> =>
-    Effect.acquireRelease(
-      Effect.suspend(function loop(): Effect.Effect<QuicStream, ConnectionClosedError> {
-        if (c.closeReason !== undefined) return Effect.fail(closedError(c))
-        const id = driver.unsafeCall((e, now) => (bidi ? e.openBi(now, handle) : e.openUni(now, handle)))
-        if (typeof id === "number") return Effect.succeed(makeQuicStream(driver, c, id, true))
-        if (id !== undefined) return Effect.fail(closedError(c))
-        // The peer's MAX_STREAMS is reached: wait for StreamsAvailable.
-        c.streamsAvailable.close()
-        return Effect.zipRight(c.streamsAvailable.await, Effect.suspend(loop))
-      }),
-      (stream) => stream.close
-    )
+    Effect.flatMap(Effect.scope, (scope) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(function loop(): Effect.Effect<QuicStream, ConnectionClosedError> {
+          if (c.closeReason !== undefined) return Effect.fail(closedError(c))
+          const id = driver.unsafeCall((e, now) => (bidi ? e.openBi(now, handle) : e.openUni(now, handle)))
+          if (typeof id === "number") {
+            const stream = makeQuicStream(driver, c, id, true)
+            return Effect.as(Scope.addFinalizer(scope, stream.close), stream)
+          }
+          if (id !== undefined) return Effect.fail(closedError(c))
+          // The peer's MAX_STREAMS is reached: wait for StreamsAvailable.
+          c.streamsAvailable.close()
+          return Effect.zipRight(restore(c.streamsAvailable.await), Effect.suspend(loop))
+        })
+      ))
 
   /** The next item of a connection queue (made at first use); fails once the connection closed and the queue is empty. */
   const takeOrClosed = <A>(queue: () => Mailbox<A | End>): Effect.Effect<A, ConnectionClosedError> =>

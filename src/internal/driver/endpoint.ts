@@ -9,6 +9,7 @@ import { type SocketAddress, type SocketError, UdpSocket, type UdpSocketService 
 import { QuicEndpoint } from "../endpoint.js"
 import type * as Core from "../config.js"
 import { makeConnection } from "./connection.js"
+import { acquireInScope } from "./scoped.js"
 import { directSocketOf } from "./directSocket.js"
 import { Driver, type ExtraSocket, takeUntilEnd } from "./driver.js"
 import { StatsSampler } from "./metrics.js"
@@ -113,7 +114,7 @@ export const make = (
           return yield* Effect.fail(new ConnectError({ reason: { _tag: "EndpointClosed" }, message: `not an address: ${String(address)}` }))
         }
         const serverName = options?.serverName ?? target.address
-        const connection = yield* Effect.acquireRelease(
+        const connection = yield* acquireInScope(
           Effect.suspend(() => {
             const handle = driver.unsafeCall((e, now) => e.connect(now, target, serverName))
             if (typeof handle !== "number") return Effect.fail(new EndpointRoleError({ reason: "NoClientConfig" }))
@@ -148,7 +149,7 @@ export const make = (
       Effect.flatMap((next) =>
         Option.isNone(next)
           ? Effect.interrupt
-          : Effect.acquireRelease(Effect.succeed(makeConnection(driver, next.value, "server")), closeOnRelease).pipe(
+          : acquireInScope(Effect.sync(() => makeConnection(driver, next.value, "server")), closeOnRelease).pipe(
             Effect.tap((connection) => connectionSpan(connection.id, "server"))
           )
       )
