@@ -18,6 +18,8 @@ import {
   AEAD_TAG_LENGTH,
   type Aead,
   type AeadAlgorithm,
+  checkKeyLength,
+  checkMaskArguments,
   type CryptoBackend,
   type HashAlgorithm,
   type HeaderProtection,
@@ -32,11 +34,6 @@ import { makeNobleAsymmetricCrypto } from "./nobleAsymmetric.js"
 
 const HASHES = { sha256, sha384 } as const
 
-const checkKeyLength = (algorithm: string, key: Uint8Array, expected: number): void => {
-  if (key.length !== expected) {
-    throw new RangeError(`${algorithm}: key must be ${expected} bytes, got ${key.length}`)
-  }
-}
 
 /**
  * AES-GCM: noble's `gcm` has no output-buffer parameter (its `encrypt` and
@@ -97,10 +94,6 @@ const makeAead = (algorithm: AeadAlgorithm, key: Uint8Array): Aead => {
   return algorithm === "chacha20-poly1305" ? makeChaChaPoly(ownKey) : makeGcm(algorithm, ownKey)
 }
 
-const checkSample = (sample: Uint8Array, mask: Uint8Array): void => {
-  if (sample.length < HP_SAMPLE_LENGTH) throw new RangeError("header protection: sample must be 16 bytes")
-  if (mask.length < HP_MASK_LENGTH) throw new RangeError("header protection: mask must hold 5 bytes")
-}
 
 // ---------------------------------------------------------------------------
 // ChaCha20 block function (RFC 8439 §2.3), only for the header-protection
@@ -165,7 +158,7 @@ const makeHeaderProtection = (algorithm: HeaderProtectionAlgorithm, key: Uint8Ar
     let x: Uint32Array | undefined
     return {
       mask(sample, mask) {
-        checkSample(sample, mask)
+        checkMaskArguments(sample, mask)
         const counter = readU32LE(sample, 0)
         if (counter === 0xffff_ffff) {
           chachaBlockMask(ownKey, sample, (state ??= new Uint32Array(16)), (x ??= new Uint32Array(16)), mask)
@@ -184,7 +177,7 @@ const makeHeaderProtection = (algorithm: HeaderProtectionAlgorithm, key: Uint8Ar
   const output = new Uint8Array(HP_SAMPLE_LENGTH)
   return {
     mask(sample, mask) {
-      checkSample(sample, mask)
+      checkMaskArguments(sample, mask)
       input.set(sample.subarray(0, HP_SAMPLE_LENGTH))
       ecb(ownKey, { disablePadding: true }).encrypt(input, output)
       mask.set(output.subarray(0, HP_MASK_LENGTH))

@@ -23,13 +23,14 @@ import {
   AEAD_TAG_LENGTH,
   type Aead,
   type AeadAlgorithm,
+  checkKeyLength,
+  checkMaskArguments,
   type CryptoBackend,
   type HashAlgorithm,
   type HeaderProtection,
   type HeaderProtectionAlgorithm,
   hashLength,
   HP_KEY_LENGTH,
-  HP_MASK_LENGTH,
   HP_SAMPLE_LENGTH
 } from "../internal/crypto/backend.js"
 import { makeNodeAsymmetricCrypto } from "./nodeAsymmetric.js"
@@ -38,11 +39,6 @@ import { makeWasmChaCha20HeaderProtection, makeWasmChaCha20Poly1305 } from "./wa
 /** Views a node `Buffer` as a plain `Uint8Array` (no copy). */
 const toUint8Array = (buffer: Buffer): Uint8Array => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
 
-const checkKeyLength = (algorithm: string, key: Uint8Array, expected: number): void => {
-  if (key.length !== expected) {
-    throw new RangeError(`${algorithm}: key must be ${expected} bytes, got ${key.length}`)
-  }
-}
 
 const AEAD_OPTIONS = { authTagLength: AEAD_TAG_LENGTH } as const
 
@@ -55,8 +51,8 @@ const AEAD_OPTIONS = { authTagLength: AEAD_TAG_LENGTH } as const
 const RAW_KEY_USES = 8
 
 const makeAead = (algorithm: AeadAlgorithm, key: Uint8Array): Aead => {
-  checkKeyLength(algorithm, key, AEAD_KEY_LENGTH[algorithm])
   if (algorithm === "chacha20-poly1305") return makeWasmChaCha20Poly1305(key)
+  checkKeyLength(algorithm, key, AEAD_KEY_LENGTH[algorithm])
   // A copy: the caller's bytes may be reused, and the key must outlive them.
   const raw = Buffer.from(key)
   let keyObject: KeyObject | undefined
@@ -105,14 +101,10 @@ const makeAead = (algorithm: AeadAlgorithm, key: Uint8Array): Aead => {
   }
 }
 
-const checkSample = (sample: Uint8Array, mask: Uint8Array): void => {
-  if (sample.length < HP_SAMPLE_LENGTH) throw new RangeError("header protection: sample must be 16 bytes")
-  if (mask.length < HP_MASK_LENGTH) throw new RangeError("header protection: mask must hold 5 bytes")
-}
 
 const makeHeaderProtection = (algorithm: HeaderProtectionAlgorithm, key: Uint8Array): HeaderProtection => {
-  checkKeyLength(algorithm, key, HP_KEY_LENGTH[algorithm])
   if (algorithm === "chacha20") return makeWasmChaCha20HeaderProtection(key)
+  checkKeyLength(algorithm, key, HP_KEY_LENGTH[algorithm])
   const keyObject = createSecretKey(key)
   // RFC 9001 §5.4.3: mask = AES-ECB(hp_key, sample)[0..5]. ECB has no chaining
   // state, so one cipher serves every sample.
@@ -120,7 +112,7 @@ const makeHeaderProtection = (algorithm: HeaderProtectionAlgorithm, key: Uint8Ar
   ecb.setAutoPadding(false)
   return {
     mask(sample, mask) {
-      checkSample(sample, mask)
+      checkMaskArguments(sample, mask)
       const block = ecb.update(sample.length === HP_SAMPLE_LENGTH ? sample : sample.subarray(0, HP_SAMPLE_LENGTH))
       // Five bytes: copied by hand rather than through another view.
       mask[0] = block[0]!

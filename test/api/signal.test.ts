@@ -41,17 +41,6 @@ describe("driver gate", () => {
     expect(passed).toBe(true)
     expect(gate.opened).toBe(true)
   })
-
-  it("an interrupted waiter leaves nothing behind", async () => {
-    const gate = new Gate()
-    await Effect.runPromise(Effect.gen(function*() {
-      const waiter = yield* Effect.fork(gate.await)
-      yield* Effect.yieldNow()
-      expect(waiting(gate)).toBe(1)
-      yield* Fiber.interrupt(waiter)
-    }))
-    expect(waiting(gate)).toBe(0)
-  })
 })
 
 describe("driver outcome", () => {
@@ -81,15 +70,20 @@ describe("driver outcome", () => {
     expect(failure(exit)).toBe("closed")
     expect(failure(await Effect.runPromiseExit(outcome.await))).toBe("closed")
   })
+})
 
+describe.each([
+  { name: "gate", make: () => new Gate() },
+  { name: "outcome", make: () => new Outcome<number>() }
+])("driver $name", ({ make }) => {
   it("an interrupted waiter leaves nothing behind", async () => {
-    const outcome = new Outcome<number>()
+    const signal = make()
     await Effect.runPromise(Effect.gen(function*() {
-      const waiter = yield* Effect.fork(outcome.await)
+      const waiter = yield* Effect.fork(signal.await)
       yield* Effect.yieldNow()
-      expect(waiting(outcome)).toBe(1)
+      expect(waiting(signal)).toBe(1)
       yield* Fiber.interrupt(waiter)
     }))
-    expect(waiting(outcome)).toBe(0)
+    expect(waiting(signal)).toBe(0)
   })
 })

@@ -36,6 +36,19 @@ export const HP_KEY_LENGTH: Readonly<Record<HeaderProtectionAlgorithm, number>> 
 export const HP_SAMPLE_LENGTH = 16
 export const HP_MASK_LENGTH = 5
 
+/** Throws a RangeError unless `key` is `expected` bytes long (every backend's `create*` checks this). */
+export const checkKeyLength = (algorithm: string, key: Uint8Array, expected: number): void => {
+  if (key.length !== expected) {
+    throw new RangeError(`${algorithm}: key must be ${expected} bytes, got ${key.length}`)
+  }
+}
+
+/** Throws a RangeError unless {@link HeaderProtection.mask} has a whole sample to read and room for the mask. */
+export const checkMaskArguments = (sample: Uint8Array, mask: Uint8Array): void => {
+  if (sample.length < HP_SAMPLE_LENGTH) throw new RangeError("header protection: sample must be 16 bytes")
+  if (mask.length < HP_MASK_LENGTH) throw new RangeError("header protection: mask must hold 5 bytes")
+}
+
 /** An AEAD bound to one key. */
 export interface Aead {
   /**

@@ -1,8 +1,9 @@
-import { Effect, Option, Scope, Stream } from "effect"
+import { Effect, Option, type Scope, Stream } from "effect"
 import type * as Connection from "../../Connection.js"
 import { connectionClosedError, type ConnectionClosedError, DatagramError } from "../../QuicError.js"
 import type { QuicStream } from "../../Stream.js"
 import { type ConnectionSignals, type Driver, type End, type Mailbox, takeFromMailbox } from "./driver.js"
+import { acquireInScope } from "./scoped.js"
 import { makeQuicStream } from "./stream.js"
 import { QUIC_V1, QUIC_V2 } from "../packet/version.js"
 
@@ -37,21 +38,20 @@ export const makeConnection = (driver: Driver, c: ConnectionSignals, side: "clie
    * wait for the peer's stream credit can be interrupted: nothing is open yet.
    */
   const open = (bidi: boolean): Effect.Effect<QuicStream, ConnectionClosedError, Scope.Scope> =>
-    Effect.flatMap(Effect.scope, (scope) =>
-      Effect.uninterruptibleMask((restore) =>
+    acquireInScope(
+      (restore) =>
         Effect.suspend(function loop(): Effect.Effect<QuicStream, ConnectionClosedError> {
           if (c.closeReason !== undefined) return Effect.fail(closedError(c))
           const id = driver.unsafeCall((e, now) => (bidi ? e.openBi(now, handle) : e.openUni(now, handle)))
-          if (typeof id === "number") {
-            const stream = makeQuicStream(driver, c, id, true)
-            return Effect.as(Scope.addFinalizer(scope, stream.close), stream)
-          }
+          if (typeof id === "number") return Effect.succeed(makeQuicStream(driver, c, id, true))
           if (id !== undefined) return Effect.fail(closedError(c))
-          // The peer's MAX_STREAMS is reached: wait for StreamsAvailable.
+          // The peer's MAX_STREAMS is reached: wait for StreamsAvailable. Nothing is
+          // open yet, so this wait, and only it, can be interrupted.
           c.streamsAvailable.close()
           return Effect.zipRight(restore(c.streamsAvailable.await), Effect.suspend(loop))
-        })
-      ))
+        }),
+      (stream) => stream.close
+    )
 
   /** The next item of a connection queue (made at first use); fails once the connection closed and the queue is empty. */
   const takeOrClosed = <A>(queue: () => Mailbox<A | End>): Effect.Effect<A, ConnectionClosedError> =>

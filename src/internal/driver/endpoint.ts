@@ -115,7 +115,7 @@ export const make = (
         }
         const serverName = options?.serverName ?? target.address
         const connection = yield* acquireInScope(
-          Effect.suspend(() => {
+          () => Effect.suspend(() => {
             const handle = driver.unsafeCall((e, now) => e.connect(now, target, serverName))
             if (typeof handle !== "number") return Effect.fail(new EndpointRoleError({ reason: "NoClientConfig" }))
             driver.markClient(handle)
@@ -149,7 +149,7 @@ export const make = (
       Effect.flatMap((next) =>
         Option.isNone(next)
           ? Effect.interrupt
-          : acquireInScope(Effect.sync(() => makeConnection(driver, next.value, "server")), closeOnRelease).pipe(
+          : acquireInScope(() => Effect.sync(() => makeConnection(driver, next.value, "server")), closeOnRelease).pipe(
             Effect.tap((connection) => connectionSpan(connection.id, "server"))
           )
       )

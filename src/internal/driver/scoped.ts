@@ -6,12 +6,15 @@ import { Effect, Scope } from "effect"
  * closes, so that the release runs with the acquiring fiber's FiberRefs:
  * about 15 µs for each connection and each stream opened. The releases
  * registered here (closing a connection or a stream) are driver calls that
- * read no FiberRef. `acquire` runs uninterruptibly, so what it acquires
- * always has its release in the scope.
+ * read no FiberRef.
+ *
+ * `acquire` runs uninterruptibly, so what it acquires always has its release
+ * in the scope; it may hand `restore` a wait that holds nothing yet, which
+ * then can be interrupted (Effect.uninterruptibleMask).
  */
 export const acquireInScope = <A, E, R>(
-  acquire: Effect.Effect<A, E, R>,
+  acquire: (restore: <X, EX, RX>(wait: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>) => Effect.Effect<A, E, R>,
   release: (a: A) => Effect.Effect<void>
 ): Effect.Effect<A, E, R | Scope.Scope> =>
   Effect.flatMap(Effect.scope, (scope) =>
-    Effect.uninterruptible(Effect.tap(acquire, (a) => Scope.addFinalizer(scope, release(a)))))
+    Effect.uninterruptibleMask((restore) => Effect.tap(acquire(restore), (a) => Scope.addFinalizer(scope, release(a)))))
