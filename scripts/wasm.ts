@@ -19,6 +19,11 @@ export const wasmSources: ReadonlyArray<WasmSource> = [
     wat: "src/platform/wasm/chacha20poly1305.wat",
     module: "src/platform/wasm/chacha20poly1305Binary.ts",
     exportName: "chacha20Poly1305Wasm"
+  },
+  {
+    wat: "src/platform/wasm/sha256.wat",
+    module: "src/platform/wasm/sha256Binary.ts",
+    exportName: "sha256Wasm"
   }
 ]
 

@@ -56,6 +56,15 @@ export interface Aead extends backend.Aead {}
 export interface HeaderProtection extends backend.HeaderProtection {}
 
 /**
+ * An incremental hash (a TLS transcript): `digest` is a snapshot, so more
+ * data may be added after it; `copy` forks it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunningHash extends backend.RunningHash {}
+
+/**
  * The hash functions used by the TLS 1.3 cipher suites QUIC supports.
  *
  * @since 0.1.0

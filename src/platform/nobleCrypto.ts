@@ -22,6 +22,7 @@ import {
   checkMaskArguments,
   type CryptoBackend,
   type HashAlgorithm,
+  type RunningHash,
   type HeaderProtection,
   type HeaderProtectionAlgorithm,
   hashLength,
@@ -187,6 +188,22 @@ const makeHeaderProtection = (algorithm: HeaderProtectionAlgorithm, key: Uint8Ar
 
 const hash = (algorithm: HashAlgorithm, data: Uint8Array): Uint8Array => HASHES[algorithm](data)
 
+/** The part of a @noble hash object used here. */
+interface NobleHashState {
+  update(data: Uint8Array): unknown
+  digest(): Uint8Array
+  clone(): NobleHashState
+}
+
+/** `digest` finishes a clone, so the state itself goes on. */
+const runningHash = (state: NobleHashState): RunningHash => ({
+  update: (data) => void state.update(data),
+  digest: () => state.clone().digest(),
+  copy: () => runningHash(state.clone())
+})
+
+const createHash = (algorithm: HashAlgorithm): RunningHash => runningHash(HASHES[algorithm].create())
+
 const hmac = (algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array =>
   nobleHmac(HASHES[algorithm], key, data)
 
@@ -218,6 +235,7 @@ export const makeNobleCryptoBackend = (): CryptoBackend => ({
   createAead: makeAead,
   createHeaderProtection: makeHeaderProtection,
   hash,
+  createHash,
   hmac,
   hkdfExtract,
   hkdfExpand,

@@ -15,6 +15,7 @@ import {
   createHash,
   createHmac,
   createSecretKey,
+  type Hash,
   type KeyObject,
   randomFillSync
 } from "node:crypto"
@@ -27,6 +28,7 @@ import {
   checkMaskArguments,
   type CryptoBackend,
   type HashAlgorithm,
+  type RunningHash,
   type HeaderProtection,
   type HeaderProtectionAlgorithm,
   hashLength,
@@ -34,6 +36,7 @@ import {
   HP_SAMPLE_LENGTH
 } from "../internal/crypto/backend.js"
 import { makeNodeAsymmetricCrypto } from "./nodeAsymmetric.js"
+import { makeWasmRunningSha256, wasmHmacSha256, wasmSha256 } from "./wasmSha256.js"
 import { makeWasmChaCha20HeaderProtection, makeWasmChaCha20Poly1305 } from "./wasmChaCha20Poly1305.js"
 
 /** Views a node `Buffer` as a plain `Uint8Array` (no copy). */
@@ -124,11 +127,23 @@ const makeHeaderProtection = (algorithm: HeaderProtectionAlgorithm, key: Uint8Ar
   }
 }
 
+// SHA-256 in WebAssembly (./wasmSha256.ts): node:crypto builds an OpenSSL
+// context per call, which costs more than hashing a TLS message or a label.
 const hash = (algorithm: HashAlgorithm, data: Uint8Array): Uint8Array =>
-  toUint8Array(createHash(algorithm).update(data).digest())
+  algorithm === "sha256" ? wasmSha256(data) : toUint8Array(createHash(algorithm).update(data).digest())
+
+/** node:crypto's `Hash`, whose `copy` lets `digest` take a snapshot. */
+const nodeRunningHash = (state: Hash): RunningHash => ({
+  update: (data) => void state.update(data),
+  digest: () => toUint8Array(state.copy().digest()),
+  copy: () => nodeRunningHash(state.copy())
+})
+
+const makeRunningHash = (algorithm: HashAlgorithm): RunningHash =>
+  algorithm === "sha256" ? makeWasmRunningSha256() : nodeRunningHash(createHash(algorithm))
 
 const hmac = (algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array =>
-  toUint8Array(createHmac(algorithm, key).update(data).digest())
+  algorithm === "sha256" ? wasmHmacSha256(key, data) : toUint8Array(createHmac(algorithm, key).update(data).digest())
 
 const hkdfExtract = (algorithm: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Uint8Array =>
   // RFC 5869 §2.2: an absent salt is HashLen zero bytes.
@@ -139,26 +154,19 @@ const hkdfExpand = (algorithm: HashAlgorithm, prk: Uint8Array, info: Uint8Array,
   if (!Number.isInteger(length) || length < 0 || length > 255 * hashLen) {
     throw new RangeError(`HKDF-Expand: length must be an integer in [0, ${255 * hashLen}], got ${length}`)
   }
-  // RFC 5869 §2.3: T(i) = HMAC(PRK, T(i-1) || info || i). node's hkdfSync always
-  // extracts first, so expand is done here.
-  // A raw key, not a KeyObject: for these one-block HMACs, creating the
-  // KeyObject costs as much as the HMAC itself.
-  const key = prk
-  if (length <= hashLen) {
-    // One block (every TLS 1.3 and QUIC label): T(1) = HMAC(PRK, info || 0x01), in one update.
-    const input = new Uint8Array(info.length + 1)
-    input.set(info)
-    input[info.length] = 1
-    const t1 = createHmac(algorithm, key).update(input).digest()
-    return length === hashLen ? toUint8Array(t1) : new Uint8Array(t1.subarray(0, length))
-  }
+  // RFC 5869 §2.3: T(i) = HMAC(PRK, T(i-1) || info || i), T(0) empty. node's
+  // hkdfSync always extracts first, so expand is done here. Every TLS 1.3 and
+  // QUIC label needs one block.
   const okm = new Uint8Array(length)
-  const counter = new Uint8Array(1)
-  let previous: Uint8Array = new Uint8Array(0)
+  const input = new Uint8Array(hashLen + info.length + 1)
+  input.set(info, hashLen)
+  let previous = 0
   for (let offset = 0, i = 1; offset < length; i++) {
-    counter[0] = i
-    previous = createHmac(algorithm, key).update(previous).update(info).update(counter).digest()
-    okm.set(previous.subarray(0, Math.min(hashLen, length - offset)), offset)
+    input[hashLen + info.length] = i
+    const t = hmac(algorithm, prk, input.subarray(hashLen - previous))
+    okm.set(t.subarray(0, Math.min(hashLen, length - offset)), offset)
+    input.set(t, 0)
+    previous = hashLen
     offset += hashLen
   }
   return okm
@@ -204,6 +212,7 @@ export const makeNodeCryptoBackend = (): CryptoBackend => ({
   createAead: makeAead,
   createHeaderProtection: makeHeaderProtection,
   hash,
+  createHash: makeRunningHash,
   hmac,
   hkdfExtract,
   hkdfExpand,

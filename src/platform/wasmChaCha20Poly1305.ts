@@ -20,6 +20,7 @@ import {
   HP_SAMPLE_LENGTH
 } from "../internal/crypto/backend.js"
 import { chacha20Poly1305Wasm } from "./wasm/chacha20poly1305Binary.js"
+import { lazyInstance } from "./wasmInstance.js"
 
 /** Offsets in the module's memory (the layout is described in the .wat). */
 const KEY = 0
@@ -38,29 +39,8 @@ interface Exports {
   readonly headerMask: () => void
 }
 
-interface Instance {
-  readonly exports: Exports
-  readonly memory: Uint8Array
-}
-
-/** The part of the WebAssembly JS API used here (ES2022's lib does not declare it). */
-interface WebAssemblyApi {
-  readonly Module: new (bytes: Uint8Array) => object
-  readonly Instance: new (module: object) => { readonly exports: object }
-}
-
-let shared: Instance | undefined
-
-/** Compiled on first use; the module is 4 KiB, so synchronous compilation is allowed everywhere. */
-const instance = (): Instance => {
-  if (shared === undefined) {
-    const bytes = Uint8Array.from(atob(chacha20Poly1305Wasm), (c) => c.charCodeAt(0))
-    const wasm = (globalThis as unknown as { readonly WebAssembly: WebAssemblyApi }).WebAssembly
-    const exports = new wasm.Instance(new wasm.Module(bytes)).exports as Exports
-    shared = { exports, memory: new Uint8Array(exports.memory.buffer) }
-  }
-  return shared
-}
+/** Compiled on first use. */
+const instance = lazyInstance<Exports>(chacha20Poly1305Wasm)
 
 const align16 = (n: number): number => (n + 15) & ~15
 

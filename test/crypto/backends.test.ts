@@ -219,6 +219,28 @@ describe("node and noble backends agree", () => {
       )
     })
 
+    it("running hashes give the one-shot hash of what they have seen, at every snapshot, and copies fork", () => {
+      fc.assert(
+        fc.property(fc.array(bytes(0, 300), { maxLength: 8 }), bytes(0, 100), (messages, extra) => {
+          const running = backends.map((backend) => backend.createHash(algorithm))
+          let seen = new Uint8Array(0)
+          for (const message of messages) {
+            seen = Uint8Array.from([...seen, ...message])
+            for (const hash of running) {
+              hash.update(message)
+              expect(toHex(hash.digest())).toBe(toHex(node.hash(algorithm, seen)))
+            }
+          }
+          for (const hash of running) {
+            const fork = hash.copy()
+            fork.update(extra)
+            expect(toHex(fork.digest())).toBe(toHex(node.hash(algorithm, Uint8Array.from([...seen, ...extra]))))
+            expect(toHex(hash.digest())).toBe(toHex(node.hash(algorithm, seen)))
+          }
+        })
+      )
+    })
+
     it("hmac outputs are identical", () => {
       fc.assert(
         fc.property(bytes(0, 200), bytes(0, 300), (key, data) => {

@@ -72,6 +72,18 @@ export interface HeaderProtection {
   mask(sample: Uint8Array, mask: Uint8Array): void
 }
 
+/**
+ * An incremental hash, for a TLS transcript (RFC 8446 §4.4.1): `digest` is a
+ * snapshot, so messages may still be added after it.
+ */
+export interface RunningHash {
+  update(data: Uint8Array): void
+  /** The hash of everything given to `update` so far. */
+  digest(): Uint8Array
+  /** An independent hash that has seen what this one has. */
+  copy(): RunningHash
+}
+
 /** The cryptographic primitives the sans-IO core consumes. */
 export interface CryptoBackend extends AsymmetricCrypto {
   /** A short name for logs and benchmarks, e.g. "node" or "noble". */
@@ -79,6 +91,7 @@ export interface CryptoBackend extends AsymmetricCrypto {
   createAead(algorithm: AeadAlgorithm, key: Uint8Array): Aead
   createHeaderProtection(algorithm: HeaderProtectionAlgorithm, key: Uint8Array): HeaderProtection
   hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array
+  createHash(algorithm: HashAlgorithm): RunningHash
   hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array
   /** RFC 5869 HKDF-Extract. */
   hkdfExtract(algorithm: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Uint8Array

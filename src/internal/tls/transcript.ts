@@ -1,42 +1,33 @@
-import type { CryptoBackend, HashAlgorithm } from "../crypto/backend.js"
+import type { CryptoBackend, HashAlgorithm, RunningHash } from "../crypto/backend.js"
 import { hashLength } from "../crypto/backend.js"
 import { HandshakeType } from "./constants.js"
 
 /**
  * The handshake transcript (RFC 8446 §4.4.1): every handshake message in
- * order, hashed on demand. The hash is only known once the cipher suite is,
- * so the messages themselves are kept (a handshake is a few kilobytes).
+ * order. Its hash is asked for several times as the handshake goes on, so
+ * it is kept running (each message is hashed once) from the first time an
+ * algorithm is named. The messages themselves are kept too (a handshake is a
+ * few kilobytes): a client may hash with a PSK's algorithm for its binders
+ * before the server's suite names another.
  */
 export class Transcript {
   private readonly messages: Array<Uint8Array> = []
-  private length = 0
+  private running: { readonly backend: CryptoBackend; readonly algorithm: HashAlgorithm; readonly hash: RunningHash } | undefined
 
   add(message: Uint8Array): void {
     this.messages.push(message)
-    this.length += message.length
-  }
-
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.length)
-    let offset = 0
-    for (const m of this.messages) {
-      out.set(m, offset)
-      offset += m.length
-    }
-    return out
+    this.running?.hash.update(message)
   }
 
   hash(backend: CryptoBackend, algorithm: HashAlgorithm): Uint8Array {
-    return backend.hash(algorithm, this.bytes())
+    return this.runningHash(backend, algorithm).digest()
   }
 
   /** The hash of the transcript followed by `extra`, without adding it. */
   hashWith(backend: CryptoBackend, algorithm: HashAlgorithm, extra: Uint8Array): Uint8Array {
-    const base = this.bytes()
-    const all = new Uint8Array(base.length + extra.length)
-    all.set(base)
-    all.set(extra, base.length)
-    return backend.hash(algorithm, all)
+    const hash = this.runningHash(backend, algorithm).copy()
+    hash.update(extra)
+    return hash.digest()
   }
 
   /**
@@ -50,7 +41,16 @@ export class Transcript {
     synthetic[3] = digest.length
     synthetic.set(digest, 4)
     this.messages.length = 0
-    this.length = 0
+    this.running = undefined
     this.add(synthetic)
+  }
+
+  private runningHash(backend: CryptoBackend, algorithm: HashAlgorithm): RunningHash {
+    const running = this.running
+    if (running !== undefined && running.algorithm === algorithm && running.backend === backend) return running.hash
+    const hash = backend.createHash(algorithm)
+    for (const message of this.messages) hash.update(message)
+    this.running = { backend, algorithm, hash }
+    return hash
   }
 }

@@ -1,0 +1,151 @@
+/**
+ * SHA-256 (FIPS 180-4) and HMAC-SHA-256 (RFC 2104) in WebAssembly, from
+ * `./wasm/sha256.wat`.
+ *
+ * node:crypto's `createHash` and `createHmac` build an OpenSSL context per
+ * call; a TLS 1.3 handshake with a SHA-256 suite makes about forty such calls
+ * on either side, each a few microseconds. This module keeps its state in its
+ * own memory: a call is a copy in, the compressions and a copy out
+ * (BENCHMARKS.md, "Handshakes").
+ */
+import type { RunningHash } from "../internal/crypto/backend.js"
+import { sha256Wasm } from "./wasm/sha256Binary.js"
+import { lazyInstance } from "./wasmInstance.js"
+
+/** Offsets in the module's memory (the layout is described in the .wat). */
+const H = 512
+const KEY = 640
+const OUT = 704
+const IO = 1024
+/** IO's size: 1,008 whole blocks, so a long message goes through in block-aligned pieces. */
+const IO_LENGTH = 64_512
+const BLOCK_LENGTH = 64
+const DIGEST_LENGTH = 32
+/** A running hash compresses what it holds once this much is waiting. */
+const PENDING_LIMIT = 4096
+
+interface Exports {
+  readonly memory: { readonly buffer: ArrayBuffer }
+  readonly hash: (length: number) => void
+  readonly begin: () => void
+  readonly blocks: (length: number) => void
+  readonly end: (length: number, total: number) => void
+  readonly hmacBegin: (keyLength: number) => void
+  readonly hmacEnd: () => void
+  readonly hmac: (keyLength: number, length: number) => void
+}
+
+/** Compiled on first use. */
+const instance = lazyInstance<Exports>(sha256Wasm)
+
+/**
+ * Hashes a message longer than IO after whatever the state already holds
+ * (`before` bytes, a multiple of the block size): every IO-sized piece but
+ * the last as whole blocks, then the last with the message's total length.
+ */
+const absorbLong = (exports: Exports, memory: Uint8Array, data: Uint8Array, before: number): void => {
+  let offset = 0
+  while (data.length - offset > IO_LENGTH) {
+    memory.set(data.subarray(offset, offset + IO_LENGTH), IO)
+    exports.blocks(IO_LENGTH)
+    offset += IO_LENGTH
+  }
+  memory.set(data.subarray(offset), IO)
+  exports.end(data.length - offset, before + data.length)
+}
+
+/** SHA-256 of `data`. */
+export const wasmSha256 = (data: Uint8Array): Uint8Array => {
+  const { exports, memory } = instance()
+  if (data.length <= IO_LENGTH) {
+    memory.set(data, IO)
+    exports.hash(data.length)
+  } else {
+    exports.begin()
+    absorbLong(exports, memory, data, 0)
+  }
+  return memory.slice(OUT, OUT + DIGEST_LENGTH)
+}
+
+/** HMAC-SHA-256 of `data` under `key` (of any length: RFC 2104 hashes a key longer than a block). */
+export const wasmHmacSha256 = (key: Uint8Array, data: Uint8Array): Uint8Array => {
+  const blockKey = key.length > BLOCK_LENGTH ? wasmSha256(key) : key
+  const { exports, memory } = instance()
+  memory.set(blockKey, KEY)
+  if (data.length <= IO_LENGTH) {
+    memory.set(data, IO)
+    exports.hmac(blockKey.length, data.length)
+  } else {
+    exports.hmacBegin(blockKey.length)
+    absorbLong(exports, memory, data, BLOCK_LENGTH)
+    exports.hmacEnd()
+  }
+  return memory.slice(OUT, OUT + DIGEST_LENGTH)
+}
+
+/**
+ * SHA-256 over data given piece by piece. Its state lives here and is
+ * written into the module for each compression, so any number of these may
+ * be in use at once (a transcript per connection). Bytes wait until a digest
+ * or until `PENDING_LIMIT` of them have come: a TLS message is hashed by one
+ * call, not one per message.
+ */
+class RunningSha256 implements RunningHash {
+  constructor(
+    /** The module's H after `compressed` bytes. */
+    private readonly state: Uint8Array,
+    private compressed: number,
+    /** Bytes not compressed yet: the first `pendingLength` of this buffer. */
+    private pending: Uint8Array,
+    private pendingLength: number
+  ) {}
+
+  update(data: Uint8Array): void {
+    const length = this.pendingLength + data.length
+    if (length > this.pending.length) {
+      const grown = new Uint8Array(Math.max(length, 2 * this.pending.length))
+      grown.set(this.pending.subarray(0, this.pendingLength))
+      this.pending = grown
+    }
+    this.pending.set(data, this.pendingLength)
+    this.pendingLength = length
+    if (length >= PENDING_LIMIT) this.compressWholeBlocks(instance())
+  }
+
+  digest(): Uint8Array {
+    const module = instance()
+    this.compressWholeBlocks(module)
+    const { exports, memory } = module
+    memory.set(this.state, H)
+    memory.set(this.pending.subarray(0, this.pendingLength), IO)
+    exports.end(this.pendingLength, this.compressed + this.pendingLength)
+    return memory.slice(OUT, OUT + DIGEST_LENGTH)
+  }
+
+  copy(): RunningHash {
+    return new RunningSha256(Uint8Array.from(this.state), this.compressed, this.pending.slice(), this.pendingLength)
+  }
+
+  /** Moves the whole blocks of `pending` into `state`. */
+  private compressWholeBlocks({ exports, memory }: ReturnType<typeof instance>): void {
+    const whole = this.pendingLength - (this.pendingLength % BLOCK_LENGTH)
+    if (whole === 0) return
+    memory.set(this.state, H)
+    for (let offset = 0; offset < whole; offset += IO_LENGTH) {
+      const piece = Math.min(IO_LENGTH, whole - offset)
+      memory.set(this.pending.subarray(offset, offset + piece), IO)
+      exports.blocks(piece)
+    }
+    this.state.set(memory.subarray(H, H + DIGEST_LENGTH))
+    this.compressed += whole
+    this.pending.copyWithin(0, whole, this.pendingLength)
+    this.pendingLength -= whole
+  }
+}
+
+/** A running SHA-256 of nothing yet. */
+export const makeWasmRunningSha256 = (): RunningHash => {
+  const { exports, memory } = instance()
+  exports.begin()
+  return new RunningSha256(memory.slice(H, H + DIGEST_LENGTH), 0, new Uint8Array(BLOCK_LENGTH * 8), 0)
+}
