@@ -47,7 +47,6 @@ export const serveRequest = (stream: QuicStream): Effect.Effect<void, unknown> =
         headerBytes += take
       }
     }
-    if (stream.direction === "uni") return
     // The spec's answer to a request that ends before its header.
     if (headerBytes < REQUEST_HEADER_LENGTH) return yield* stream.reset(INCOMPLETE_REQUEST)
     let remaining = decodeRequest(header)
@@ -61,22 +60,26 @@ export const serveRequest = (stream: QuicStream): Effect.Effect<void, unknown> =
     yield* stream.finish
   })
 
-/** Serves every stream `accept` yields, each on its own fiber, until the connection closes. */
-const serveAccepted = (accept: Effect.Effect<QuicStream, unknown>): Effect.Effect<void> =>
-  Effect.forever(Effect.flatMap(accept, (stream) => Effect.fork(Effect.ignore(serveRequest(stream))))).pipe(Effect.ignore)
+/** Serves every request stream, each on its own fiber, until the connection closes. */
+const serveRequests = (connection: Connection): Effect.Effect<void> =>
+  Effect.forever(Effect.flatMap(connection.acceptBi, (stream) => Effect.fork(Effect.ignore(serveRequest(stream))))).pipe(Effect.ignore)
+
+const echoDatagrams = (connection: Connection): Effect.Effect<void> =>
+  Effect.forever(Effect.flatMap(connection.receiveDatagram, (datagram) => Effect.ignore(connection.sendDatagram(datagram))))
+    .pipe(Effect.ignore)
 
 /**
  * Plain accept and receive loops rather than merged Streams: a handshake
  * benchmark opens hundreds of connections a second, and each Stream
  * pipeline costs more fibers and channels than the handshake's own work.
+ * Datagrams are echoed only when the client accepts them (the spec's "both
+ * sides"); a connection without them needs no second fiber.
  */
 const serveConnection = (connection: Connection): Effect.Effect<void> =>
-  Effect.all([
-    serveAccepted(connection.acceptBi),
-    serveAccepted(connection.acceptUni),
-    Effect.forever(Effect.flatMap(connection.receiveDatagram, (datagram) => Effect.ignore(connection.sendDatagram(datagram))))
-      .pipe(Effect.ignore)
-  ], { concurrency: "unbounded", discard: true })
+  Effect.flatMap(connection.maxDatagramSize, (maxDatagramSize) =>
+    maxDatagramSize === 0
+      ? serveRequests(connection)
+      : Effect.all([serveRequests(connection), echoDatagrams(connection)], { concurrency: "unbounded", discard: true }))
 
 const readableFile = (flag: string, path: string) =>
   Effect.try({
@@ -111,7 +114,8 @@ export const runServer = (options: ServerOptions) =>
         earlyData: true
       },
       ...(options.cipher === undefined ? {} : { cipherSuites: [options.cipher] }),
-      transport: transportOptions(options),
+      // The perf protocol has only bidirectional streams: a client gets no credit for others.
+      transport: { ...transportOptions(options), maxConcurrentUniStreams: 0 },
       keyLog,
       ...(options.qlog === undefined ? {} : { qlog: NodeQlog.dir(options.qlog) })
     }).pipe(Effect.provideService(UdpSocket, socket))

@@ -218,6 +218,24 @@ describe("quic-perf client ↔ quic-perf server", () => {
     expect(report).toMatchObject({ resumed: true, zero_rtt: "accepted", bytes_down: 64 * 1024 })
   }, TIMEOUT)
 
+  it("has its datagrams echoed (--datagrams)", async () => {
+    const report = await client(["--download", "1K", "--datagrams", "50"])
+    expect(report).toMatchObject({ datagrams_sent: 50, datagrams_received: 50, bytes_down: 1024 })
+  }, TIMEOUT)
+
+  it("the server grants no unidirectional streams (the perf protocol has none)", async () => {
+    const qlog = mkdtempSync(join(tmpdir(), "quic-perf-qlog-"))
+    const logged = await perfServer(["--qlog", qlog])
+    try {
+      const run = await perfClient(["--connect", `127.0.0.1:${logged.port}`, "--insecure", "--download", "1K"])
+      expect(run.report?.ok).toBe(true)
+    } finally {
+      await logged.stop()
+    }
+    const local = qlogRecords(qlog).find((r) => r.name === "transport:parameters_set" && r.data.owner === "local")
+    expect(local?.data).toMatchObject({ initial_max_streams_uni: 0, initial_max_streams_bidi: 1000 })
+  }, TIMEOUT)
+
   it("makes fresh full handshakes (--handshakes)", async () => {
     const report = await client(["--handshakes", "20"])
     expect(report).toMatchObject({ streams: 20, resumed: false })
