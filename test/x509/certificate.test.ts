@@ -306,6 +306,24 @@ describe("structure", () => {
     expect(cert.der).toEqual(bytes)
   })
 
+  it("gives the same result again for the same bytes, from a cache that holds the last eight", () => {
+    const first = makeCertificate({ subject: { CN: "cached" } }).der
+    const cert = parse(first)
+    // Equal bytes in another array, and the input's own later changes, find the parsed certificate.
+    expect(parse(first.slice())).toBe(cert)
+    const input = first.slice()
+    expect(parse(input)).toBe(cert)
+    input[input.length - 1]! ^= 1
+    const changed = parseCertificate(input)
+    expect(changed).not.toBe(cert)
+    expect(cert.der).toEqual(first)
+    // Failures are not kept; eight other certificates push this one out.
+    for (let i = 0; i < 8; i++) parse(makeCertificate({ subject: { CN: `other ${i}` } }).der)
+    const again = parse(first)
+    expect(again).not.toBe(cert)
+    expect(again).toEqual(cert)
+  })
+
   it("parses an unsupported key without failing, leaving publicKey undefined", () => {
     const x25519 = generateKeyPairSync("x25519")
     const key = { ...cachedKeyPair("p256"), spki: new Uint8Array(x25519.publicKey.export({ type: "spki", format: "der" })) }

@@ -618,12 +618,34 @@ const readExtensions = (reader: DerReader): MutableExtensions => {
 // Certificate
 
 /**
+ * The certificates parsed last, most recent first. A client meets the same
+ * server certificate on every connection (and a verified chain parses its
+ * leaf twice), and parsing one costs tens of microseconds. A result depends
+ * on the bytes alone and is never modified, so a match is returned as is;
+ * the few entries bound what a stream of new certificates can hold.
+ */
+const recentlyParsed: Array<Certificate> = []
+const RECENTLY_PARSED = 8
+
+/**
  * Parses a DER certificate (RFC 5280 §4.1). The input is copied. Fails with
  * an {@link X509Error} for anything that is not a well-formed certificate;
  * unsupported key or signature algorithms are reported in the result
  * instead (see the module comment).
  */
 export const parseCertificate = (input: Uint8Array): Certificate | X509Error => {
+  for (const certificate of recentlyParsed) {
+    if (bytesEqual(certificate.der, input)) return certificate
+  }
+  const parsed = parseFresh(input)
+  if (!isX509Error(parsed)) {
+    recentlyParsed.unshift(parsed)
+    if (recentlyParsed.length > RECENTLY_PARSED) recentlyParsed.pop()
+  }
+  return parsed
+}
+
+const parseFresh = (input: Uint8Array): Certificate | X509Error => {
   const der = input.slice()
   const parsed = parseDer(der, "Certificate", (reader) => {
     const cert = reader.enter("Certificate")
