@@ -12,7 +12,7 @@
  *   memory      10 000 idle connections to one server: bytes per connection
  *
  * Flags: --millis N (crypto, per measurement), --udp-seconds N, --bytes SIZE
- * (bulk, e.g. 100M), --runs N (bulk, median of N), --requests N, --window N,
+ * (bulk, e.g. 100M), --runs N (bulk, streams, handshakes: median of N), --requests N, --window N,
  * --handshakes N, --connections N and --memory-seconds N (memory: open up to
  * N connections, starting none after that many seconds).
  *
@@ -280,24 +280,28 @@ const main = async () => {
   const rateTable = (title: string, unit: string, rows: ReadonlyArray<RateRow>, notes: ReadonlyArray<string>) =>
     print(
       title,
-      table(["client → server", unit, "vs quic-go ↔ quic-go"], rows.map((r) => [r.name, fmt(r.rate, 0), ratio(r.ratioToQuicGo)]), [false, true, true]),
+      table(
+        ["client → server", unit, "runs", "vs quic-go ↔ quic-go"],
+        rows.map((r) => [r.name, fmt(r.rate, 0), r.rates.map((x) => fmt(x, 0)).join(" / "), ratio(r.ratioToQuicGo)]),
+        [false, true, true, true]
+      ),
       [...notes, ...problems(rows)]
     )
 
   if (sections.has("streams")) {
     console.error(`streams: ${settings.requests} requests of ${settings.requestBytes} B, ${settings.window} in flight …`)
-    const rows = await benchStreams(stacks, { streams: settings.requests, bytes: settings.requestBytes, window: settings.window, runs: 1 })
+    const rows = await benchStreams(stacks, { streams: settings.requests, bytes: settings.requestBytes, window: settings.window, runs: settings.runs })
     results.streams = rows
-    rateTable(`Many streams: ${fmt(settings.requests)} requests of 1 KiB on one connection`, "requests/s", rows, [
+    rateTable(`Many streams: ${fmt(settings.requests)} requests of 1 KiB on one connection (median of ${settings.runs})`, "requests/s", rows, [
       `Each request is one bidirectional stream (8-byte request, ${settings.requestBytes}-byte response); ${settings.window} in flight (quic-go \`--parallel --window ${settings.window}\`, quic-perf \`--parallel ${settings.window}\`).`
     ])
   }
 
   if (sections.has("handshakes")) {
     console.error(`handshakes: ${settings.handshakes} sequential connections …`)
-    const rows = await benchHandshakes(stacks, settings.handshakes, 1)
+    const rows = await benchHandshakes(stacks, settings.handshakes, settings.runs)
     results.handshakes = rows
-    rateTable(`Handshakes: ${fmt(settings.handshakes)} sequential connections`, "handshakes/s", rows, [
+    rateTable(`Handshakes: ${fmt(settings.handshakes)} sequential connections (median of ${settings.runs})`, "handshakes/s", rows, [
       "quic-go: `handshakes`; quic-perf: `--handshakes --handshake-only`: both connect and close, with no request."
     ])
   }
