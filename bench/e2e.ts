@@ -60,7 +60,10 @@ const runClient = async (stacks: Stacks, stack: Stack, server: Server, job: Clie
     ...(clientCpu === undefined ? {} : { clientCpu }),
     ...(serverCpu === undefined ? {} : { serverCpu })
   }
-  if (out.timedOut) return { ...base, error: `timed out after ${timeoutMillis / 1000} s; stderr: ${tail(out.stderr, 300)}` }
+  // The stdout's tail tells a client that never exited after its report from one that hung before it.
+  if (out.timedOut) {
+    return { ...base, error: `timed out after ${timeoutMillis / 1000} s; stdout: ${tail(out.stdout, 300)}; stderr: ${tail(out.stderr, 300)}` }
+  }
   const json = lastJson(out.stdout)
   if (json === undefined) return { ...base, error: `exit ${out.code}, no JSON; stderr: ${tail(out.stderr, 300)}` }
   const report = parseClientReport(stack, json, job)
