@@ -4,7 +4,7 @@
  * every ES module file separately, and the commands import several hundred
  * (effect, @effect/cli, @effect/platform-node): unbundled, `quic-perf --help`
  * took 1.1–1.3 s and 1.4 s of CPU on the project's machine, bundled 0.3 s
- * (BENCHMARKS.md, "Start-up"). The library itself (dist/*.js) stays unbundled.
+ * (BENCHMARKS.md, session 7). The library itself (dist/*.js) stays unbundled.
  */
 import { build } from "esbuild"
 import { readdirSync } from "node:fs"
