@@ -65,6 +65,24 @@ const readRelayLog = (file: string): ReadonlyArray<RelayRecord> =>
       .filter((r): r is Record<string, unknown> & RelayRecord => typeof r["dir"] === "string" && typeof r["size"] === "number")
     : []
 
+/** Margin for the relay's timers and the scheduler, on top of the link's own time. */
+const IN_FLIGHT_MARGIN_MILLIS = 50
+
+/**
+ * How long a datagram can spend crossing the relay of a scenario's link: its
+ * delay and jitter, and a full queue drained at its bandwidth (quic-netem's
+ * flags: milliseconds, Mbit/s, datagrams of at most about 1500 bytes).
+ */
+const inFlightMillis = (netem: ReadonlyArray<string>): number => {
+  const flag = (name: string): number => {
+    const at = netem.indexOf(`--${name}`)
+    return at < 0 ? 0 : Number(netem[at + 1])
+  }
+  const bandwidth = flag("bandwidth")
+  const queueMillis = bandwidth > 0 ? (flag("queue") * 1500 * 8) / (bandwidth * 1000) : 0
+  return flag("delay") + flag("jitter") + queueMillis + IN_FLIGHT_MARGIN_MILLIS
+}
+
 /** The files every client must end up with: distinct sizes, named by their size (what `GET /N` means to quic-go). */
 const plannedFiles = (scenario: Scenario, fast: boolean) => scenario.files(fast).map((size, i) => size + i)
 
@@ -148,6 +166,9 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
           : ["client", "--addr", target, "--download", String(Math.max(...sizes)), "--streams", String(sizes.length), "--parallel", "--insecure"])
     )
     const exit = yield* promise(() => waitExit(client, scenario.timeoutSeconds * 1000))
+    // The client's last datagrams (its CONNECTION_CLOSE) may still be in the relay's delay line
+    // when it exits: they reach the server, as on a real link, before the relay stops.
+    yield* Effect.sleep(inFlightMillis(scenario.netem))
     yield* promise(() => relay.stop())
     yield* promise(() => server.stop())
     yield* capture.stop
