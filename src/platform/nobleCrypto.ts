@@ -22,19 +22,17 @@ import {
   checkMaskArguments,
   type CryptoBackend,
   type HashAlgorithm,
-  type RunningHash,
   type HeaderProtection,
   type HeaderProtectionAlgorithm,
   hashLength,
   HP_KEY_LENGTH,
   HP_MASK_LENGTH,
-  HP_SAMPLE_LENGTH
+  HP_SAMPLE_LENGTH,
+  type RunningHash
 } from "../internal/crypto/backend.js"
 import { makeNobleAsymmetricCrypto } from "./nobleAsymmetric.js"
 
-
 const HASHES = { sha256, sha384 } as const
-
 
 /**
  * AES-GCM: noble's `gcm` has no output-buffer parameter (its `encrypt` and
@@ -94,7 +92,6 @@ const makeAead = (algorithm: AeadAlgorithm, key: Uint8Array): Aead => {
   const ownKey = key.slice()
   return algorithm === "chacha20-poly1305" ? makeChaChaPoly(ownKey) : makeGcm(algorithm, ownKey)
 }
-
 
 // ---------------------------------------------------------------------------
 // ChaCha20 block function (RFC 8439 §2.3), only for the header-protection

@@ -28,12 +28,12 @@ import {
   checkMaskArguments,
   type CryptoBackend,
   type HashAlgorithm,
-  type RunningHash,
   type HeaderProtection,
   type HeaderProtectionAlgorithm,
   hashLength,
   HP_KEY_LENGTH,
-  HP_SAMPLE_LENGTH
+  HP_SAMPLE_LENGTH,
+  type RunningHash
 } from "../internal/crypto/backend.js"
 import { makeNodeAsymmetricCrypto } from "./nodeAsymmetric.js"
 import { makeWasmRunningSha256, wasmHmacSha256, wasmSha256 } from "./wasmSha256.js"
@@ -41,7 +41,6 @@ import { makeWasmChaCha20HeaderProtection, makeWasmChaCha20Poly1305 } from "./wa
 
 /** Views a node `Buffer` as a plain `Uint8Array` (no copy). */
 const toUint8Array = (buffer: Buffer): Uint8Array => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-
 
 const AEAD_OPTIONS = { authTagLength: AEAD_TAG_LENGTH } as const
 
@@ -103,7 +102,6 @@ const makeAead = (algorithm: AeadAlgorithm, key: Uint8Array): Aead => {
     }
   }
 }
-
 
 const makeHeaderProtection = (algorithm: HeaderProtectionAlgorithm, key: Uint8Array): HeaderProtection => {
   if (algorithm === "chacha20") return makeWasmChaCha20HeaderProtection(key)

@@ -38,20 +38,25 @@ interface Exports {
 /** Compiled on first use. */
 const instance = lazyInstance<Exports>(sha256Wasm)
 
+/** Compresses `blocks` (whole blocks) into the module's state, through IO an IO-full at a time. */
+const compressBlocks = (exports: Exports, memory: Uint8Array, blocks: Uint8Array): void => {
+  for (let offset = 0; offset < blocks.length; offset += IO_LENGTH) {
+    const piece = blocks.subarray(offset, Math.min(offset + IO_LENGTH, blocks.length))
+    memory.set(piece, IO)
+    exports.blocks(piece.length)
+  }
+}
+
 /**
  * Hashes a message longer than IO after whatever the state already holds
  * (`before` bytes, a multiple of the block size): every IO-sized piece but
  * the last as whole blocks, then the last with the message's total length.
  */
 const absorbLong = (exports: Exports, memory: Uint8Array, data: Uint8Array, before: number): void => {
-  let offset = 0
-  while (data.length - offset > IO_LENGTH) {
-    memory.set(data.subarray(offset, offset + IO_LENGTH), IO)
-    exports.blocks(IO_LENGTH)
-    offset += IO_LENGTH
-  }
-  memory.set(data.subarray(offset), IO)
-  exports.end(data.length - offset, before + data.length)
+  const head = Math.floor((data.length - 1) / IO_LENGTH) * IO_LENGTH
+  compressBlocks(exports, memory, data.subarray(0, head))
+  memory.set(data.subarray(head), IO)
+  exports.end(data.length - head, before + data.length)
 }
 
 /** SHA-256 of `data`. */
@@ -131,11 +136,7 @@ class RunningSha256 implements RunningHash {
     const whole = this.pendingLength - (this.pendingLength % BLOCK_LENGTH)
     if (whole === 0) return
     memory.set(this.state, H)
-    for (let offset = 0; offset < whole; offset += IO_LENGTH) {
-      const piece = Math.min(IO_LENGTH, whole - offset)
-      memory.set(this.pending.subarray(offset, offset + piece), IO)
-      exports.blocks(piece)
-    }
+    compressBlocks(exports, memory, this.pending.subarray(0, whole))
     this.state.set(memory.subarray(H, H + DIGEST_LENGTH))
     this.compressed += whole
     this.pending.copyWithin(0, whole, this.pendingLength)
