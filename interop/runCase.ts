@@ -8,9 +8,10 @@ import { randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { freePort, lastJson, type Proc, start, tail, waitExit, waitForUdpPort } from "../bench/harness.js"
+import { freePort, lastJson, type Proc, start, tail, waitForUdpPort } from "../bench/harness.js"
 import { EXIT_UNSUPPORTED } from "../src/interop/cases.js"
 import { makeCertificates } from "./certs.js"
+import { hungReport, reportFlags } from "./diagnose.js"
 import { handshakeCount, relayAgrees, type RelayRecord, runCheck, type Trace, withDecryptedTwins } from "./checks.js"
 import { cannotPlay, type Pair, pairName, QUIC_INTEROP, QUIC_NETEM } from "./implementations.js"
 import type { Scenario } from "./scenarios.js"
@@ -86,6 +87,23 @@ const inFlightMillis = (netem: ReadonlyArray<string>): number => {
 /** The files every client must end up with: distinct sizes, named by their size (what `GET /N` means to quic-go). */
 const plannedFiles = (scenario: Scenario, fast: boolean) => scenario.files(fast).map((size, i) => size + i)
 
+/**
+ * Waits for the client to exit; one still running after `millis` is asked
+ * what it is doing (`describeHung`), then stopped.
+ */
+const awaitClient = async (client: Proc, millis: number, describeHung: () => Promise<string>) => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timedOut = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), millis)
+  })
+  const first = await Promise.race([client.exited, timedOut])
+  clearTimeout(timer)
+  if (first !== "timeout") return { code: first, hung: undefined }
+  const hung = await describeHung()
+  await client.stop()
+  return { code: client.exitCode ?? -1, hung }
+}
+
 const firstLine = (text: string) => text.trim().split("\n").filter((l) => l.trim() !== "").pop() ?? ""
 
 class CaseOutcome {
@@ -137,7 +155,12 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
         ...scenario.netem, "--seed", String(options.seed), "--log", relayLogFile
       ])
     )
-    const capture = yield* Tshark.capture({ ports: [serverPort, relayPort, preferredPort], file: join(dir, "capture.pcapng") })
+    const timeoutSeconds = scenario.timeoutSeconds(options.fast)
+    const capture = yield* Tshark.capture({
+      ports: [serverPort, relayPort, preferredPort],
+      file: join(dir, "capture.pcapng"),
+      maxDuration: `${timeoutSeconds + 120} seconds`
+    })
     const serverReady = yield* promise(() =>
       pair.server === "effect-quic" ? server.waitForLine(/listening on/, START_TIMEOUT_MILLIS).then(() => true) : waitForUdpPort(server, serverPort).then(() => true)
     ).pipe(Effect.orElseSucceed(() => false))
@@ -151,7 +174,7 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
     const target = `${hostInUrl}:${relayPort}`
     const client = yield* spawned(() =>
       pair.client === "effect-quic"
-        ? start("client", node, [QUIC_INTEROP, "--downloads", downloads], {
+        ? start("client", node, [...reportFlags(dir), QUIC_INTEROP, "--downloads", downloads], {
           env: {
             ...process.env,
             ROLE: "client",
@@ -165,16 +188,21 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
           ? ["handshakes", "--addr", target, "--count", String(sizes.length), "--insecure"]
           : ["client", "--addr", target, "--download", String(Math.max(...sizes)), "--streams", String(sizes.length), "--parallel", "--insecure"])
     )
-    const exit = yield* promise(() => waitExit(client, scenario.timeoutSeconds * 1000))
+    const exit = yield* promise(() =>
+      awaitClient(client, timeoutSeconds * 1000, () =>
+        pair.client === "effect-quic" ? hungReport(client, dir, join(dir, "qlog-client")) : Promise.resolve(`stderr: ${tail(client.stderr, 300)}`))
+    )
     // The client's last datagrams (its CONNECTION_CLOSE) may still be in the relay's delay line
     // when it exits: they reach the server, as on a real link, before the relay stops.
     yield* Effect.sleep(inFlightMillis(scenario.netem))
     yield* promise(() => relay.stop())
     yield* promise(() => server.stop())
-    yield* capture.stop
+    // A client that hung is the case's failure, whatever the capture says.
+    const captured = yield* Effect.either(capture.stop)
 
+    if (exit.hung !== undefined) return failed(`the client did not finish within ${timeoutSeconds} s: ${exit.hung}`)
+    if (captured._tag === "Left") return failed(captured.left.message)
     if (exit.code === EXIT_UNSUPPORTED) return unsupported(`client: ${firstLine(client.stderr)}`)
-    if (exit.timedOut) return failed(`the client did not finish within ${scenario.timeoutSeconds} s`)
     if (exit.code !== 0) return failed(`the client exited with ${exit.code}: ${firstLine(client.stderr)}`)
 
     const reasons: Array<string> = []

@@ -252,7 +252,11 @@ export class QuicEndpoint {
         this.onePacket[0] = first
         packets = this.onePacket
       } else packets = splitDatagram(bytes, this.config.connectionIdLength).packets
-      connection.handleDatagram(now, peer, path, bytes, packets)
+      try {
+        connection.handleDatagram(now, peer, path, bytes, packets)
+      } catch (error) {
+        connection.failInternally(now, error)
+      }
       this.afterConnectionCall(connection)
       return
     }
@@ -415,7 +419,11 @@ export class QuicEndpoint {
     this.clientDcidOf.set(handle, clientDcid)
     this.events.push({ _tag: "NewConnection", connection: handle, remote: peer })
     const { packets } = splitDatagram(bytes, this.config.connectionIdLength)
-    connection.handleDatagram(now, peer, local, bytes, packets)
+    try {
+      connection.handleDatagram(now, peer, local, bytes, packets)
+    } catch (error) {
+      connection.failInternally(now, error)
+    }
     this.afterConnectionCall(connection)
   }
 
@@ -520,7 +528,11 @@ export class QuicEndpoint {
       due.push(this.connections.get(handle)!)
     }
     for (const connection of due) {
-      connection.handleTimeout(now)
+      try {
+        connection.handleTimeout(now)
+      } catch (error) {
+        connection.failInternally(now, error)
+      }
       this.afterConnectionCall(connection)
     }
   }
@@ -581,7 +593,22 @@ export class QuicEndpoint {
     }
   }
 
+  /**
+   * The connection's next datagrams; none when its code failed (it is then
+   * closing with INTERNAL_ERROR, and its CONNECTION_CLOSE follows in a later
+   * batch, unless that fails too).
+   */
   private transmitBatch(now: number, connection: Connection): OutgoingPacket | undefined {
+    try {
+      return this.pollBatch(now, connection)
+    } catch (error) {
+      connection.failInternally(now, error)
+      this.afterConnectionCall(connection)
+      return undefined
+    }
+  }
+
+  private pollBatch(now: number, connection: Connection): OutgoingPacket | undefined {
     const scratch = this.scratch
     const first = connection.pollTransmit(now, this.firstSlot)
     if (first === undefined) {
@@ -702,7 +729,13 @@ export class QuicEndpoint {
   private call<A>(now: number, handle: number, body: (connection: Connection) => A): A | EndpointError {
     const connection = this.live(handle)
     if ("_tag" in connection) return connection
-    const result = body(connection)
+    let result: A | EndpointError
+    try {
+      result = body(connection)
+    } catch (error) {
+      connection.failInternally(now, error)
+      result = InvalidConnection
+    }
     this.afterConnectionCall(connection)
     this.flush(now)
     return result

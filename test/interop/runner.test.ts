@@ -24,7 +24,7 @@ describe.skipIf(tsharkPath === undefined)("interop runner, fast subset (needs ts
         const result = await runCase(scenario, pair, { fast: true, quicGo: QUICGO_PEER, seed: 1, keep: false })
         expect(result.reason).toBe("")
         expect(result.status).toBe("pass")
-      }, (scenario.timeoutSeconds + 90) * 1000)
+      }, (scenario.timeoutSeconds(true) + 90) * 1000)
     }
   }
 })

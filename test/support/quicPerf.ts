@@ -1,6 +1,6 @@
 /**
  * Test-only: runs the `quic-perf` executable (built into dist/ by `npm ci`'s
- * prepare step; rebuilt here when the sources are newer) as separate
+ * prepare step; rebuilt here, bundle included, when the sources are newer) as separate
  * processes, the way users run it.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
@@ -25,7 +25,9 @@ export const ensureBuilt = (): void => {
     built = 0
   }
   if (built < newestMtime(join(ROOT, "src"))) {
+    // What `npm run build` does: the library, then the bundled commands.
     execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT })
+    execFileSync(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/bundle-bins.ts"], { cwd: ROOT })
   }
 }
 

@@ -1628,6 +1628,21 @@ export class Connection {
     })
   }
 
+  /**
+   * A bug surfaced while this connection worked (its code threw). Its state
+   * can no longer be trusted, but the peer is told rather than left waiting
+   * for the idle timeout: RFC 9000 §20.1 INTERNAL_ERROR. A second failure,
+   * while closing, drops the connection at once.
+   */
+  failInternally(now: number, error: unknown): void {
+    if (this.state === "closing" || this.state === "draining") {
+      this.state = "drained"
+      return
+    }
+    const message = error instanceof Error ? error.message : String(error)
+    this.closeWithError(now, transportError(TransportErrorCode.INTERNAL_ERROR, `internal error: ${message}`))
+  }
+
   /** Application close (ARCHITECTURE.md: emits ConnectionClosed{LocallyClosed} once; later calls do nothing). */
   closeByApplication(now: number, code: bigint, reason: string): void {
     const encoded = new TextEncoder().encode(reason).slice(0, 512)

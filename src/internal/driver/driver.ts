@@ -413,12 +413,13 @@ export class Driver {
         }
       } while ((this.again || this.pendingIn.length > 0) && ++rounds < MAX_PUMP_ROUNDS)
       if (this.again || this.pendingIn.length > 0) this.continueLater()
-      this.armTimer()
     } catch (error) {
       this.defect(error)
     } finally {
       this.busy = false
     }
+    // Also after a defect: one failed turn must not leave every connection without its timers.
+    this.armTimer()
   }
 
   /**
