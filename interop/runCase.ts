@@ -66,6 +66,14 @@ const readRelayLog = (file: string): ReadonlyArray<RelayRecord> =>
       .filter((r): r is Record<string, unknown> & RelayRecord => typeof r["dir"] === "string" && typeof r["size"] === "number")
     : []
 
+/** How much crossed the relay each way, and when the last datagram did (ms after the relay started). */
+const relaySummary = (log: ReadonlyArray<RelayRecord & { readonly t?: number }>): string => {
+  const count = (dir: RelayRecord["dir"]) => log.filter((r) => r.dir === dir).length
+  const last = log.at(-1)?.t
+  return `the relay saw ${count("to_server")} datagrams from the client and ${count("to_client")} from the server` +
+    (last === undefined ? "" : `, the last at ${Math.round(last)} ms`)
+}
+
 /** Margin for the relay's timers and the scheduler, on top of the link's own time. */
 const IN_FLIGHT_MARGIN_MILLIS = 50
 
@@ -189,8 +197,10 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
           : ["client", "--addr", target, "--download", String(Math.max(...sizes)), "--streams", String(sizes.length), "--parallel", "--insecure"])
     )
     const exit = yield* promise(() =>
-      awaitClient(client, timeoutSeconds * 1000, () =>
-        pair.client === "effect-quic" ? hungReport(client, dir, join(dir, "qlog-client")) : Promise.resolve(`stderr: ${tail(client.stderr, 300)}`))
+      awaitClient(client, timeoutSeconds * 1000, async () => {
+        const own = pair.client === "effect-quic" ? await hungReport(client, dir, join(dir, "qlog-client")) : `stderr: ${tail(client.stderr, 300)}`
+        return `${own}; ${relaySummary(readRelayLog(relayLogFile))}; server stderr: ${tail(server.stderr, 200) || "none"}`
+      })
     )
     // The client's last datagrams (its CONNECTION_CLOSE) may still be in the relay's delay line
     // when it exits: they reach the server, as on a real link, before the relay stops.
