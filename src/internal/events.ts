@@ -23,6 +23,11 @@ export type CloseReason =
     readonly frameType: number
     readonly reason: string
     readonly remote: boolean
+    /**
+     * Set when the close was a bug in this library: what its code threw while
+     * working on this connection (the peer was sent INTERNAL_ERROR).
+     */
+    readonly defect?: unknown
   }
   /** Nothing was received for the idle timeout (RFC 9000 §10.1). */
   | { readonly _tag: "TimedOut" }

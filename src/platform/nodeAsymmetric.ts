@@ -52,7 +52,6 @@ const base64Url = (bytes: Uint8Array): string => asBuffer(bytes).toString("base6
 /** JWK form of an integer: big-endian without leading zeros (RFC 7518 §6.3). */
 const jwkInteger = (bytes: Uint8Array): string => base64Url(stripLeadingZeros(bytes))
 
-/** DER SubjectPublicKeyInfo prefix of an X25519 key (RFC 8410): the 32-byte key follows. */
 /** DER PKCS#8 prefix of an Ed25519 private key (RFC 8410 §7): the 32-byte seed follows. */
 const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex")
 

@@ -1,5 +1,5 @@
 import { it } from "@effect/vitest"
-import { Effect, Fiber, Stream, TestClock } from "effect"
+import { Cause, Effect, Fiber, Logger, Stream, TestClock } from "effect"
 import { describe, expect } from "vitest"
 import * as MemoryNetwork from "../../src/MemoryNetwork.js"
 import * as NodeUdpSocket from "../../src/NodeUdpSocket.js"
@@ -9,6 +9,7 @@ import type { SocketAddress } from "../../src/internal/address.js"
 import { type DirectReceiver, type DirectSocket, DirectSocketTypeId, directSocketOf } from "../../src/internal/driver/directSocket.js"
 import { Driver } from "../../src/internal/driver/driver.js"
 import { OutgoingPacket, type QuicEndpoint } from "../../src/internal/endpoint.js"
+import type { QuicEvent } from "../../src/internal/events.js"
 import { echoServer, envWith } from "./drive.js"
 import { CLIENT, clientConfig, NOW, SERVER } from "./support.js"
 
@@ -163,6 +164,59 @@ describe("the driver over a direct socket", () => {
       expect(net.sent).toEqual([1, 2])
       expect(log).not.toContain("re-entered!")
       expect(log.filter((l) => l.startsWith("in"))).toEqual(["in 101", "in 102"])
+    }))
+})
+
+describe("the driver when the core fails", () => {
+  /** The driver made with a logger that keeps each message with its cause, rendered. */
+  const loggedDriver = (core: QuicEndpoint, socket: UdpSocketService) =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const capture = Logger.make(({ cause, message }) => {
+        logs.push(`${Array.isArray(message) ? message.join(" ") : String(message)} | ${Cause.pretty(cause)}`)
+      })
+      const driver = yield* makeDriver(core, socket).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      return { driver, logs }
+    })
+
+  it.scoped("a turn that threw is logged, and the timer is still aimed at the core's next deadline", () =>
+    Effect.gen(function*() {
+      const { core, log } = fakeCore()
+      const fake = core as unknown as Record<string, unknown>
+      let flushes = 0
+      fake["flush"] = () => {
+        if (flushes++ === 0) throw new Error("flush failed")
+      }
+      let deadline: number | undefined
+      fake["nextTimerDeadline"] = () => deadline
+      fake["driveTimers"] = () => {
+        log.push("timers")
+        deadline = undefined
+      }
+      const { driver, logs } = yield* loggedDriver(core, fakeSocket(1000).socket)
+      deadline = driver.now() + 5_000
+      driver.pump()
+      expect(flushes).toBe(1)
+      yield* TestClock.adjust("4 millis")
+      expect(log).not.toContain("timers")
+      yield* TestClock.adjust("1 millis")
+      expect(log).toContain("timers")
+      expect(logs.filter((l) => l.startsWith("effect-quic: driver failed") && l.includes("flush failed"))).toHaveLength(1)
+    }))
+
+  it.scoped("a connection the core closed on a bug is reported with the exception", () =>
+    Effect.gen(function*() {
+      const { core } = fakeCore()
+      const events: Array<QuicEvent> = [{
+        _tag: "ConnectionClosed",
+        connection: 7,
+        reason: { _tag: "TransportError", code: 1, frameType: 0, reason: "internal error: boom", remote: false, defect: new Error("boom") }
+      }]
+      ;(core as unknown as Record<string, unknown>)["pollEvent"] = () => events.shift()
+      const { driver, logs } = yield* loggedDriver(core, fakeSocket(1000).socket)
+      driver.pump()
+      yield* Effect.yieldNow()
+      expect(logs.filter((l) => l.startsWith("effect-quic: a connection was closed by a bug in effect-quic") && l.includes("boom"))).toHaveLength(1)
     }))
 })
 

@@ -20,6 +20,8 @@ const closedEvents = (events: ReadonlyArray<QuicEvent>) =>
 /** Two connections from the client, both established; `server` maps each client handle to the server's. */
 const twoConnections = (lab: Lab) => {
   const { network, client } = lab
+  // The faults below are deliberate.
+  network.allowDefects = true
   const first = client.connect(network.now, SERVER, "localhost") as number
   const second = client.connect(network.now, SERVER, "localhost") as number
   const connected = (address: typeof CLIENT) => network.eventsOf(address).filter((e) => e._tag === "Connected").length
@@ -67,10 +69,17 @@ const expectInternalErrorBothSides = (lab: Lab, serverHandle: number, clientHand
     code: TransportErrorCode.INTERNAL_ERROR,
     frameType: 0,
     reason: `internal error: boom in ${method}`,
-    remote: false
+    remote: false,
+    defect: new Error(`boom in ${method}`)
   })
   const clientClose = closedEvents(lab.network.eventsOf(CLIENT)).find((e) => e.connection === clientHandle)
-  expect(clientClose?.reason).toMatchObject({ _tag: "TransportError", code: TransportErrorCode.INTERNAL_ERROR, remote: true })
+  expect(clientClose?.reason).toEqual({
+    _tag: "TransportError",
+    code: TransportErrorCode.INTERNAL_ERROR,
+    frameType: 0,
+    reason: `internal error: boom in ${method}`,
+    remote: true
+  })
 }
 
 describe.each(backends)("a connection whose code throws, on the %s backend", (_name, backend) => {
@@ -104,7 +113,7 @@ describe.each(backends)("a connection whose code throws, on the %s backend", (_n
     const broken: Connection = breakMethod(lab, serverFirst, "pollTransmit")
     expect(exchange(lab, first, "no answer")).toBe(false)
     const serverClose = closedEvents(lab.network.eventsOf(SERVER)).find((e) => e.connection === serverFirst)
-    expect(serverClose?.reason).toMatchObject({ code: TransportErrorCode.INTERNAL_ERROR, reason: "internal error: boom in pollTransmit" })
+    expect(serverClose?.reason).toMatchObject({ code: TransportErrorCode.INTERNAL_ERROR, reason: "internal error: boom in pollTransmit", defect: new Error("boom in pollTransmit") })
     // Its CONNECTION_CLOSE could not be sent either (pollTransmit still throws): it is gone, not stuck closing.
     expect(broken.isDrained).toBe(true)
     expect(connectionOf(lab.server, serverFirst)).toBeUndefined()

@@ -9,6 +9,7 @@ import type { EndpointConfig } from "../../src/internal/config.js"
 import { QuicEndpoint } from "../../src/internal/endpoint.js"
 import type { QuicEvent } from "../../src/internal/events.js"
 import { makeNodeCryptoBackend } from "../../src/platform/nodeCrypto.js"
+import { failOnDefect } from "../support/defects.js"
 
 const nowMicros = (): number => Math.round(performance.now() * 1000)
 
@@ -54,12 +55,18 @@ export class UdpDriver {
   /** Delivers events, transmits what is queued and re-arms the timer. */
   pump(): void {
     if (this.closed) return
-    for (let event = this.endpoint.pollEvent(); event !== undefined; event = this.endpoint.pollEvent()) this.onEvent(event)
+    for (let event = this.endpoint.pollEvent(); event !== undefined; event = this.endpoint.pollEvent()) {
+      failOnDefect(event)
+      this.onEvent(event)
+    }
     this.endpoint.flush(nowMicros())
     for (let packet = this.endpoint.pollSend(); packet !== undefined; packet = this.endpoint.pollSend()) {
       for (const datagram of packet.datagrams()) this.socket.send(datagram.slice(), packet.destination.port, packet.destination.address)
     }
-    for (let event = this.endpoint.pollEvent(); event !== undefined; event = this.endpoint.pollEvent()) this.onEvent(event)
+    for (let event = this.endpoint.pollEvent(); event !== undefined; event = this.endpoint.pollEvent()) {
+      failOnDefect(event)
+      this.onEvent(event)
+    }
     this.arm()
   }
 

@@ -30,6 +30,7 @@ import type { PacketHeader } from "../../src/internal/packet/header.js"
 import { openPacket, readTruncatedPacketNumber, removeHeaderProtection } from "../../src/internal/packet/protection.js"
 import type { QuicVersion } from "../../src/internal/packet/version.js"
 import { MemoryTicketStore, type SessionTicket } from "../../src/internal/tls/ticket.js"
+import { failOnDefect } from "./defects.js"
 import { CLIENT, endpointConfig, SERVER, testServerIdentity } from "./link.js"
 
 export { CLIENT, SERVER }
@@ -74,6 +75,8 @@ export class LabNetwork {
   readonly wire: Array<LabDatagram> = []
   readonly timeline: Array<TimelineEntry> = []
   onEvent: (endpoint: QuicEndpoint, event: QuicEvent) => void = () => {}
+  /** Whether a connection closed by a bug in the core is expected (else its exception is thrown: ./defects.ts). */
+  allowDefects = false
   /** Decides whether a datagram is lost. */
   drop: (datagram: DropContext) => boolean = () => false
 
@@ -99,6 +102,7 @@ export class LabNetwork {
     const poll = () => {
       for (let event = endpoint.pollEvent(); event !== undefined; event = endpoint.pollEvent()) {
         log.push(event)
+        if (!this.allowDefects) failOnDefect(event)
         this.onEvent(endpoint, event)
       }
     }

@@ -8,6 +8,7 @@ import { insecureVerifier } from "../../src/internal/tls/certificates.js"
 import { isX509Error } from "../../src/internal/x509/der.js"
 import { parsePrivateKeyPem } from "../../src/internal/x509/keys.js"
 import { cachedKeyPair, makeCertificate } from "./certs.js"
+import { failOnDefect } from "./defects.js"
 import { SeededRandom } from "./random.js"
 
 /**
@@ -119,6 +120,7 @@ export class Network {
     const log = this.events.get(addressKey(endpoint.localAddress))!
     for (let event = endpoint.pollEvent(); event !== undefined; event = endpoint.pollEvent()) {
       log.push(event)
+      failOnDefect(event)
       this.onEvent(endpoint, event)
     }
     endpoint.flush(this.now)
@@ -129,6 +131,7 @@ export class Network {
     // Events raised by sending (e.g. DatagramsUnblocked).
     for (let event = endpoint.pollEvent(); event !== undefined; event = endpoint.pollEvent()) {
       log.push(event)
+      failOnDefect(event)
       this.onEvent(endpoint, event)
     }
   }

@@ -1639,8 +1639,14 @@ export class Connection {
       this.state = "drained"
       return
     }
-    const message = error instanceof Error ? error.message : String(error)
-    this.closeWithError(now, transportError(TransportErrorCode.INTERNAL_ERROR, `internal error: ${message}`))
+    const reason = `internal error: ${error instanceof Error ? error.message : String(error)}`
+    this.close(now, { _tag: "TransportError", code: TransportErrorCode.INTERNAL_ERROR, frameType: 0, reason, remote: false, defect: error }, {
+      _tag: "ConnectionClose",
+      application: false,
+      errorCode: BigInt(TransportErrorCode.INTERNAL_ERROR),
+      frameType: 0n,
+      reason: new TextEncoder().encode(reason.slice(0, 200))
+    })
   }
 
   /** Application close (ARCHITECTURE.md: emits ConnectionClosed{LocallyClosed} once; later calls do nothing). */

@@ -536,8 +536,8 @@ export class Driver {
   }
 
   /** A bug in the core or the driver: logged, never thrown into the socket's event handler. */
-  private defect(error: unknown): void {
-    this.runFork(Effect.logError("effect-quic: driver failed", Cause.die(error)))
+  private defect(error: unknown, what = "driver failed"): void {
+    this.runFork(Effect.logError(`effect-quic: ${what}`, Cause.die(error)))
   }
 
   // ---- events --------------------------------------------------------------------
@@ -548,6 +548,10 @@ export class Driver {
   }
 
   private onEvent(event: QuicEvent): void {
+    // A bug in the core that one connection met: that connection is closed, and the bug reported.
+    if (event._tag === "ConnectionClosed" && event.reason._tag === "TransportError" && event.reason.defect !== undefined) {
+      this.defect(event.reason.defect, "a connection was closed by a bug in effect-quic")
+    }
     const c = event._tag === "NewConnection" ? this.register(event.connection) : this.connections.get(event.connection)
     if (c === undefined) return
     switch (event._tag) {
