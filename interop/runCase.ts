@@ -198,8 +198,10 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
     )
     const exit = yield* promise(() =>
       awaitClient(client, timeoutSeconds * 1000, async () => {
-        const own = pair.client === "effect-quic" ? await hungReport(client, dir, join(dir, "qlog-client")) : `stderr: ${tail(client.stderr, 300)}`
-        return `${own}; ${relaySummary(readRelayLog(relayLogFile))}; server stderr: ${tail(server.stderr, 200) || "none"}`
+        // Its output before the report request adds Node's own lines.
+        const output = tail(`${client.stdout}${client.stderr}`, 300) || "none"
+        const own = pair.client === "effect-quic" ? `${await hungReport(client, dir, join(dir, "qlog-client"))}; ` : ""
+        return `${own}its output: ${output}; ${relaySummary(readRelayLog(relayLogFile))}; server stderr: ${tail(server.stderr, 200) || "none"}`
       })
     )
     // The client's last datagrams (its CONNECTION_CLOSE) may still be in the relay's delay line
