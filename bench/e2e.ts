@@ -7,6 +7,7 @@
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
+import { hungReport } from "../interop/diagnose.js"
 import { freePort, lastJson, median, procCpuSeconds, type Proc, runTimed, scratchDir, start, tail, type TimedUsage, waitForUdpPort } from "./harness.js"
 import { type ClientJob, type ClientReport, clientCommand, type ServerOptions, serverCommand, type Stack, type Stacks, available, parseClientReport } from "./peers.js"
 
@@ -51,7 +52,9 @@ const runClient = async (stacks: Stacks, stack: Stack, server: Server, job: Clie
   if (server.proc.exitCode !== undefined) return { error: `the server exited (${server.proc.exitCode}): ${tail(server.proc.stderr)}` }
   const cmd = clientCommand(stacks, stack, server.port, job)
   const before = procCpuSeconds(server.proc.pid)
-  const out = await runTimed(`${stack} client`, cmd.command, cmd.args, timeoutMillis)
+  const out = await runTimed(`${stack} client`, cmd.command, cmd.args, timeoutMillis, {
+    ...(stack === "effect-quic" ? { describeHung: (pid: number, stderr: () => string) => hungReport(pid, stderr, scratchDir()) } : {})
+  })
   const after = procCpuSeconds(server.proc.pid)
   const serverCpu = before !== undefined && after !== undefined ? after - before : undefined
   const clientCpu = out.usage === undefined ? undefined : out.usage.userSeconds + out.usage.systemSeconds
@@ -62,7 +65,8 @@ const runClient = async (stacks: Stacks, stack: Stack, server: Server, job: Clie
   }
   // The stdout's tail tells a client that never exited after its report from one that hung before it.
   if (out.timedOut) {
-    return { ...base, error: `timed out after ${timeoutMillis / 1000} s; stdout: ${tail(out.stdout, 300)}; stderr: ${tail(out.stderr, 300)}` }
+    const report = out.hung === undefined ? "" : `; ${out.hung}`
+    return { ...base, error: `timed out after ${timeoutMillis / 1000} s; stdout: ${tail(out.stdout, 300)}; stderr: ${tail(out.stderr, 300)}${report}` }
   }
   const json = lastJson(out.stdout)
   if (json === undefined) return { ...base, error: `exit ${out.code}, no JSON; stderr: ${tail(out.stderr, 300)}` }

@@ -150,12 +150,16 @@ export const tail = (text: string, chars = 600): string => {
 
 export const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
 
-/** Waits for a process to exit, killing its group after `timeoutMillis`. */
-export const waitExit = async (proc: Proc, timeoutMillis: number): Promise<{ code: number; timedOut: boolean }> => {
+/** Waits for a process to exit, killing its group after `timeoutMillis` (once `beforeKill` is done, if given). */
+export const waitExit = async (
+  proc: Proc,
+  timeoutMillis: number,
+  beforeKill?: () => Promise<void>
+): Promise<{ code: number; timedOut: boolean }> => {
   let timedOut = false
   const timer = setTimeout(() => {
     timedOut = true
-    killGroup(proc.child)
+    void (beforeKill === undefined ? Promise.resolve() : beforeKill().catch(() => undefined)).then(() => killGroup(proc.child))
   }, timeoutMillis)
   const code = await proc.exited
   clearTimeout(timer)
@@ -262,23 +266,41 @@ export const scratchDir = (): string => {
   return scratch
 }
 
+/** The first child of process `pid` (the command /usr/bin/time runs), or `pid` itself. */
+const commandPid = (pid: number): number => {
+  try {
+    const child = Number(readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/)[0])
+    return Number.isInteger(child) && child > 0 ? child : pid
+  } catch {
+    return pid
+  }
+}
+
 let timeFiles = 0
 /**
  * Runs `command` to completion under /usr/bin/time (when present) and returns
- * its exit code, output and usage.
+ * its exit code, output and usage. A command still running after
+ * `timeoutMillis` is first asked what it is doing (`describeHung`, given its
+ * pid and its stderr so far), then killed.
  */
 export const runTimed = async (
   name: string,
   command: string,
   args: ReadonlyArray<string>,
   timeoutMillis: number,
-  options: SpawnOptions = {}
-): Promise<{ code: number; timedOut: boolean; stdout: string; stderr: string; usage: TimedUsage | undefined }> => {
+  options: SpawnOptions & { readonly describeHung?: (pid: number, stderr: () => string) => Promise<string> } = {}
+): Promise<{ code: number; timedOut: boolean; hung: string | undefined; stdout: string; stderr: string; usage: TimedUsage | undefined }> => {
   const timeFile = join(scratchDir(), `time-${timeFiles++}.txt`)
   const proc = haveTime()
     ? start(name, TIME, ["-o", timeFile, "-f", "%e %U %S %M", command, ...args], options)
     : start(name, command, args, options)
-  const { code, timedOut } = await waitExit(proc, timeoutMillis)
+  let hung: string | undefined
+  const describe = options.describeHung
+  const { code, timedOut } = describe === undefined
+    ? await waitExit(proc, timeoutMillis)
+    : await waitExit(proc, timeoutMillis, async () => {
+      hung = await describe(haveTime() ? commandPid(proc.pid) : proc.pid, () => proc.stderr)
+    })
   let usage: TimedUsage | undefined
   if (haveTime()) {
     try {
@@ -291,7 +313,7 @@ export const runTimed = async (
       // killed before time wrote its report
     }
   }
-  return { code, timedOut, stdout: proc.stdout, stderr: proc.stderr, usage }
+  return { code, timedOut, hung, stdout: proc.stdout, stderr: proc.stderr, usage }
 }
 
 /** The last line of `text` that parses as a JSON object. */

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { reportFlags } from "../interop/diagnose.js"
 import { scratchDir } from "./harness.js"
 
 export const repoRoot = fileURLToPath(new URL("..", import.meta.url))
@@ -183,7 +184,8 @@ export const clientCommand = (stacks: Stacks, stack: Stack, port: number, job: C
     }
   }
   if (!stacks.ours.ok) throw new Error(stacks.ours.reason)
-  const base = [stacks.ours.value.script, "client", "--connect", addr, "--insecure", "--json"]
+  // A client that hangs can be asked for a Node.js report (bench/e2e.ts).
+  const base = [...reportFlags(scratchDir()), stacks.ours.value.script, "client", "--connect", addr, "--insecure", "--json"]
   switch (job.kind) {
     case "download": {
       const args = [...base, "--download", String(job.bytes), "--upload", "0"]

@@ -7,7 +7,6 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
-import type { Proc } from "../bench/harness.js"
 import { sleep } from "../bench/harness.js"
 
 /** Node options that let `hungReport` ask a process for a report. */
@@ -34,7 +33,8 @@ const summarizeReport = (report: NodeReport): string => {
 }
 
 /** The last `count` events of the most recently written qlog file in `dir`, as "time name" pairs. */
-const lastQlogEvents = (dir: string, count: number): string => {
+const lastQlogEvents = (dir: string | undefined, count: number): string => {
+  if (dir === undefined) return "no qlog asked for"
   if (!existsSync(dir)) return "no qlog"
   const files = readdirSync(dir).map((name) => join(dir, name)).sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)
   const newest = files.at(-1)
@@ -53,20 +53,20 @@ const lastQlogEvents = (dir: string, count: number): string => {
 }
 
 /**
- * Asks a Node.js process started with `reportFlags(reportDir)` for its
- * report and summarizes it with the end of its newest qlog. The process is
- * left running.
+ * Asks the Node.js process `pid`, started with `reportFlags(reportDir)`, for
+ * its report (`stderr` reads what it has printed so far, where Node says when
+ * the report is written) and summarizes it with the end of its newest qlog.
+ * The process is left running.
  */
-export const hungReport = async (proc: Proc, reportDir: string, qlogDir: string): Promise<string> => {
+export const hungReport = async (pid: number, stderr: () => string, reportDir: string, qlogDir?: string): Promise<string> => {
   const before = new Set(reportFiles(reportDir))
-  const completedBefore = proc.stderr.split(REPORT_COMPLETED).length
+  const completedBefore = stderr().split(REPORT_COMPLETED).length
   try {
-    process.kill(proc.pid, "SIGUSR2")
+    process.kill(pid, "SIGUSR2")
   } catch {
     return `it could not be signalled; ${lastQlogEvents(qlogDir, 4)}`
   }
-  // Node says on stderr when the report file is complete.
-  for (let waited = 0; waited < REPORT_WAIT_MILLIS && proc.stderr.split(REPORT_COMPLETED).length === completedBefore; waited += 100) {
+  for (let waited = 0; waited < REPORT_WAIT_MILLIS && stderr().split(REPORT_COMPLETED).length === completedBefore; waited += 100) {
     await sleep(100)
   }
   const report = reportFiles(reportDir).find((name) => !before.has(name))

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { freePort, lastJson, type Proc, start, tail, waitForUdpPort } from "../bench/harness.js"
+import { freePort, lastJson, type Proc, start, tail, waitExit, waitForUdpPort } from "../bench/harness.js"
 import { EXIT_UNSUPPORTED } from "../src/interop/cases.js"
 import { makeCertificates } from "./certs.js"
 import { hungReport, reportFlags } from "./diagnose.js"
@@ -95,23 +95,6 @@ const inFlightMillis = (netem: ReadonlyArray<string>): number => {
 /** The files every client must end up with: distinct sizes, named by their size (what `GET /N` means to quic-go). */
 const plannedFiles = (scenario: Scenario, fast: boolean) => scenario.files(fast).map((size, i) => size + i)
 
-/**
- * Waits for the client to exit; one still running after `millis` is asked
- * what it is doing (`describeHung`), then stopped.
- */
-const awaitClient = async (client: Proc, millis: number, describeHung: () => Promise<string>) => {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timedOut = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), millis)
-  })
-  const first = await Promise.race([client.exited, timedOut])
-  clearTimeout(timer)
-  if (first !== "timeout") return { code: first, hung: undefined }
-  const hung = await describeHung()
-  await client.stop()
-  return { code: client.exitCode ?? -1, hung }
-}
-
 const firstLine = (text: string) => text.trim().split("\n").filter((l) => l.trim() !== "").pop() ?? ""
 
 class CaseOutcome {
@@ -196,12 +179,14 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
           ? ["handshakes", "--addr", target, "--count", String(sizes.length), "--insecure"]
           : ["client", "--addr", target, "--download", String(Math.max(...sizes)), "--streams", String(sizes.length), "--parallel", "--insecure"])
     )
+    // A client still running at the timeout is asked what it is doing before it is killed.
+    let hung: string | undefined
     const exit = yield* promise(() =>
-      awaitClient(client, timeoutSeconds * 1000, async () => {
+      waitExit(client, timeoutSeconds * 1000, async () => {
         // Its output before the report request adds Node's own lines.
         const output = tail(`${client.stdout}${client.stderr}`, 300) || "none"
-        const own = pair.client === "effect-quic" ? `${await hungReport(client, dir, join(dir, "qlog-client"))}; ` : ""
-        return `${own}its output: ${output}; ${relaySummary(readRelayLog(relayLogFile))}; server stderr: ${tail(server.stderr, 200) || "none"}`
+        const own = pair.client === "effect-quic" ? `${await hungReport(client.pid, () => client.stderr, dir, join(dir, "qlog-client"))}; ` : ""
+        hung = `${own}its output: ${output}; ${relaySummary(readRelayLog(relayLogFile))}; server stderr: ${tail(server.stderr, 200) || "none"}`
       })
     )
     // The client's last datagrams (its CONNECTION_CLOSE) may still be in the relay's delay line
@@ -212,7 +197,7 @@ const play = (scenario: Scenario, pair: Pair, options: RunOptions, dir: string) 
     // A client that hung is the case's failure, whatever the capture says.
     const captured = yield* Effect.either(capture.stop)
 
-    if (exit.hung !== undefined) return failed(`the client did not finish within ${timeoutSeconds} s: ${exit.hung}`)
+    if (exit.timedOut) return failed(`the client did not finish within ${timeoutSeconds} s: ${hung ?? "no report"}`)
     if (captured._tag === "Left") return failed(captured.left.message)
     if (exit.code === EXIT_UNSUPPORTED) return unsupported(`client: ${firstLine(client.stderr)}`)
     if (exit.code !== 0) return failed(`the client exited with ${exit.code}: ${firstLine(client.stderr)}`)
