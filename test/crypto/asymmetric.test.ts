@@ -673,6 +673,24 @@ describe.each(GROUPS)("$group key shares", ({ group, publicLength }) => {
   })
 })
 
+describe("node: X25519 key pairs made ahead of need", () => {
+  it("each pair serves one share only, before and after the refills between turns, and agrees with its peer", async () => {
+    const node = makeNodeCryptoBackend()
+    const noble = makeNobleCryptoBackend()
+    const seen = new Set<string>()
+    for (let i = 0; i < 12; i++) {
+      const share = node.generateKeyShare("x25519")
+      const peer = noble.generateKeyShare("x25519")
+      seen.add(toHex(share.publicKey))
+      // The private key behind the public one is the one that computes the secret.
+      expect(toHex(share.computeSecret(peer.publicKey)!)).toBe(toHex(peer.computeSecret(share.publicKey)!))
+      // Some shares are taken in a row, some after the ready pairs were made again.
+      if (i % 3 === 2) await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(seen.size).toBe(12)
+  })
+})
+
 // RFC 7748 §6.1 / RFC 8446 §7.4.2: low-order points give an all-zero secret, which must be refused.
 // The list is the usual blocklist (0, 1, the two order-8 points, and p-1, p, p+1 and their
 // counterparts with the top bit set, which X25519 masks off).
