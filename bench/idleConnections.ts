@@ -67,7 +67,12 @@ const program = Effect.gen(function*() {
       Effect.suspend(() =>
         overBudget() ? Effect.void : endpoints[i % endpoints.length]!.connect(address, { serverName: "localhost" }).pipe(
           Effect.zipRight(progress),
-          Effect.catchAll(() => Effect.sync(() => void failed++))
+          Effect.catchAll((error) =>
+            Effect.sync(() => {
+              // The first few reasons, for a run that goes wrong.
+              if (failed++ < 3) console.error(`connect failed: ${String(error).slice(0, 200)}`)
+            })
+          )
         )
       ),
     { concurrency, discard: true }

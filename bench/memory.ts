@@ -6,7 +6,8 @@
  * (VmRSS) is what can be read from outside.
  */
 import { fileURLToPath } from "node:url"
-import { freePort, procRssBytes, type Proc, sleep, start, waitForUdpPort } from "./harness.js"
+import { hungReport, reportFlags } from "../interop/diagnose.js"
+import { freePort, procRssBytes, type Proc, scratchDir, sleep, start, waitForUdpPort } from "./harness.js"
 import { available, serverCommand, type Stack, type Stacks } from "./peers.js"
 
 export interface MemoryRow {
@@ -54,12 +55,19 @@ interface ClientLine {
 
 const startClient = (port: number, o: MemoryOptions, keepAliveMillis: number): Proc =>
   start("idle client", process.execPath, [
-    "--expose-gc", "--import", "tsx", here("./idleConnections.ts"),
+    ...reportFlags(scratchDir()), "--expose-gc", "--import", "tsx", here("./idleConnections.ts"),
     `127.0.0.1:${port}`, String(o.count), String(o.concurrency), String(keepAliveMillis), String(PER_ENDPOINT), String(o.budgetSeconds)
   ], { stdin: true })
 
-const connected = async (client: Proc, o: MemoryOptions): Promise<ClientLine> =>
-  JSON.parse(await client.waitForLine(/"connected"/, (o.budgetSeconds + 120) * 1000)) as ClientLine
+/** The client's report once its connections are open; a client that never gets there is asked what it is doing. */
+const connected = async (client: Proc, o: MemoryOptions): Promise<ClientLine> => {
+  try {
+    return JSON.parse(await client.waitForLine(/"connected"/, (o.budgetSeconds + 120) * 1000)) as ClientLine
+  } catch (e) {
+    if (client.exitCode !== undefined) throw e
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; ${await hungReport(client.pid, () => client.stderr, scratchDir())}`)
+  }
+}
 
 const perConnection = (before: number | undefined, after: number | undefined, n: number): number | undefined =>
   before === undefined || after === undefined || n <= 0 ? undefined : (after - before) / n
