@@ -50,11 +50,17 @@ const HOUR = 3_600_000
  */
 export const selfSigned = (options: SelfSignedOptions = {}): Effect.Effect<SelfSignedCertificate> =>
   Effect.sync(() => {
-    const keys = generateKeyPairSync("ec", { namedCurve: "prime256v1" })
+    // Both keys are encoded by the generation itself: a later `KeyObject.export`
+    // can deadlock Node 20 (see ./platform/nodeAsymmetric.ts).
+    const keys = generateKeyPairSync("ec", {
+      namedCurve: "prime256v1",
+      publicKeyEncoding: { type: "spki", format: "der" },
+      privateKeyEncoding: { type: "pkcs8", format: "pem" }
+    })
     const now = Date.now()
     const der = makeSelfSignedCertificate({
       names: options.names ?? ["localhost", "127.0.0.1", "::1"],
-      spki: new Uint8Array(keys.publicKey.export({ type: "spki", format: "der" })),
+      spki: new Uint8Array(keys.publicKey),
       sign: (tbs) => new Uint8Array(sign("sha256", tbs, keys.privateKey)),
       notBefore: now - HOUR,
       notAfter: now + (options.validDays ?? 30) * 24 * HOUR,
@@ -63,7 +69,7 @@ export const selfSigned = (options: SelfSignedOptions = {}): Effect.Effect<SelfS
     const digest = createHash("sha256").update(der).digest("hex").toUpperCase()
     return {
       certificate: encodeCertificatePem(der),
-      privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      privateKey: keys.privateKey,
       fingerprint: digest.match(/../g)!.join(":")
     }
   })

@@ -72,11 +72,21 @@ interface X25519Pair {
   readonly publicKey: Uint8Array
 }
 
+/**
+ * The public key is exported by the key generation itself, never by
+ * `KeyObject.export` afterwards: Node 20's export holds the key's mutex
+ * while it allocates, a collection then may destroy the (already garbage)
+ * key-generation job, whose destructor takes the same mutex, and the
+ * process deadlocks (seen: a client stuck in a futex wait before its first
+ * Initial, `KeyObjectHandle::ExportJWK` → GC → `~KeyGenJob` →
+ * `uv_mutex_lock`). During `generateKeyPairSync` the job is still alive.
+ * JWK, not DER: OpenSSL 3's DER encoder costs about 80 µs per key.
+ */
 const newX25519Pair = (): X25519Pair => {
-  const { privateKey, publicKey } = generateKeyPairSync("x25519")
-  // JWK, not DER: OpenSSL 3's DER encoder and decoder cost about 100 µs per
-  // key, JWK about 1 µs to export and 13 µs to import (measured on Node 20).
-  return { privateKey, publicKey: new Uint8Array(Buffer.from(publicKey.export({ format: "jwk" }).x ?? "", "base64url")) }
+  const { privateKey, publicKey } = generateKeyPairSync("x25519", { publicKeyEncoding: { format: "jwk" } } as object)
+  // @types/node does not type the JWK encoding: the public key comes back as a JWK object.
+  const jwk = publicKey as unknown as JsonWebKey
+  return { privateKey, publicKey: new Uint8Array(Buffer.from(jwk.x ?? "", "base64url")) }
 }
 
 /**

@@ -689,6 +689,27 @@ describe("node: X25519 key pairs made ahead of need", () => {
     }
     expect(seen.size).toBe(12)
   })
+
+  it("never calls KeyObject.export: Node 20 can deadlock in it when a collection runs mid-export", async () => {
+    const node = makeNodeCryptoBackend()
+    const prototype = Object.getPrototypeOf(nodeCrypto.generateKeyPairSync("x25519").publicKey) as { export: (...args: Array<unknown>) => unknown }
+    const original = prototype.export
+    let exports = 0
+    prototype.export = function(this: unknown, ...args: Array<unknown>) {
+      exports++
+      return original.apply(this, args)
+    }
+    try {
+      for (let i = 0; i < 6; i++) {
+        node.generateKeyShare("x25519")
+        // Past the refills too.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    } finally {
+      prototype.export = original
+    }
+    expect(exports).toBe(0)
+  })
 })
 
 // RFC 7748 §6.1 / RFC 8446 §7.4.2: low-order points give an all-zero secret, which must be refused.
