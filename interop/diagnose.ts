@@ -70,8 +70,8 @@ export const hungReport = async (pid: number, stderr: () => string, reportDir: s
     await sleep(100)
   }
   const report = reportFiles(reportDir).find((name) => !before.has(name))
-  // Node writes the report from a JavaScript signal listener, which a busy loop never lets run.
-  let summary = `no report within ${REPORT_WAIT_MILLIS / 1000} s (busy in a JavaScript loop?)`
+  // Node writes the report from a JavaScript signal listener, which runs only when the event loop turns.
+  let summary = `no report within ${REPORT_WAIT_MILLIS / 1000} s: its event loop is not turning (a JavaScript loop, or blocked in native code)`
   if (report !== undefined) {
     try {
       summary = summarizeReport(JSON.parse(readFileSync(join(reportDir, report), "utf8")) as NodeReport)
