@@ -159,7 +159,7 @@ export const waitExit = async (
   let timedOut = false
   const timer = setTimeout(() => {
     timedOut = true
-    void (beforeKill === undefined ? Promise.resolve() : beforeKill().catch(() => undefined)).then(() => killGroup(proc.child))
+    void Promise.resolve(beforeKill?.()).catch(() => undefined).then(() => killGroup(proc.child))
   }, timeoutMillis)
   const code = await proc.exited
   clearTimeout(timer)
@@ -296,11 +296,9 @@ export const runTimed = async (
     : start(name, command, args, options)
   let hung: string | undefined
   const describe = options.describeHung
-  const { code, timedOut } = describe === undefined
-    ? await waitExit(proc, timeoutMillis)
-    : await waitExit(proc, timeoutMillis, async () => {
-      hung = await describe(haveTime() ? commandPid(proc.pid) : proc.pid, () => proc.stderr)
-    })
+  const { code, timedOut } = await waitExit(proc, timeoutMillis, describe && (async () => {
+    hung = await describe(haveTime() ? commandPid(proc.pid) : proc.pid, () => proc.stderr)
+  }))
   let usage: TimedUsage | undefined
   if (haveTime()) {
     try {

@@ -63,23 +63,11 @@ const exchange = (lab: Lab, conn: number, text: string): boolean => {
 
 /** The server's close of `serverHandle` as an internal error, and the client's close of `clientHandle` as the peer's. */
 const expectInternalErrorBothSides = (lab: Lab, serverHandle: number, clientHandle: number, method: string) => {
-  const serverClose = closedEvents(lab.network.eventsOf(SERVER)).find((e) => e.connection === serverHandle)
-  expect(serverClose?.reason).toEqual({
-    _tag: "TransportError",
-    code: TransportErrorCode.INTERNAL_ERROR,
-    frameType: 0,
-    reason: `internal error: boom in ${method}`,
-    remote: false,
-    defect: new Error(`boom in ${method}`)
-  })
-  const clientClose = closedEvents(lab.network.eventsOf(CLIENT)).find((e) => e.connection === clientHandle)
-  expect(clientClose?.reason).toEqual({
-    _tag: "TransportError",
-    code: TransportErrorCode.INTERNAL_ERROR,
-    frameType: 0,
-    reason: `internal error: boom in ${method}`,
-    remote: true
-  })
+  const closeOf = (address: typeof CLIENT, handle: number) =>
+    closedEvents(lab.network.eventsOf(address)).find((e) => e.connection === handle)?.reason
+  const sent = { _tag: "TransportError", code: TransportErrorCode.INTERNAL_ERROR, frameType: 0, reason: `internal error: boom in ${method}` }
+  expect(closeOf(SERVER, serverHandle)).toEqual({ ...sent, remote: false, defect: new Error(`boom in ${method}`) })
+  expect(closeOf(CLIENT, clientHandle)).toEqual({ ...sent, remote: true })
 }
 
 describe.each(backends)("a connection whose code throws, on the %s backend", (_name, backend) => {

@@ -1618,8 +1618,9 @@ export class Connection {
     this.closeDeadline = now + 3 * this.currentPto()
   }
 
-  closeWithError(now: number, error: TransportError): void {
-    this.close(now, { _tag: "TransportError", code: error.code, frameType: error.frameType, reason: error.reason, remote: false }, {
+  closeWithError(now: number, error: TransportError, defect?: unknown): void {
+    const reason = { _tag: "TransportError", code: error.code, frameType: error.frameType, reason: error.reason, remote: false } as const
+    this.close(now, defect === undefined ? reason : { ...reason, defect }, {
       _tag: "ConnectionClose",
       application: false,
       errorCode: BigInt(error.code),
@@ -1640,13 +1641,7 @@ export class Connection {
       return
     }
     const reason = `internal error: ${error instanceof Error ? error.message : String(error)}`
-    this.close(now, { _tag: "TransportError", code: TransportErrorCode.INTERNAL_ERROR, frameType: 0, reason, remote: false, defect: error }, {
-      _tag: "ConnectionClose",
-      application: false,
-      errorCode: BigInt(TransportErrorCode.INTERNAL_ERROR),
-      frameType: 0n,
-      reason: new TextEncoder().encode(reason.slice(0, 200))
-    })
+    this.closeWithError(now, transportError(TransportErrorCode.INTERNAL_ERROR, reason), error)
   }
 
   /** Application close (ARCHITECTURE.md: emits ConnectionClosed{LocallyClosed} once; later calls do nothing). */
