@@ -731,8 +731,12 @@ export class Connection {
     this.packetsReceived++
     if (this.state === "draining") return
     if (this.state === "closing") {
-      // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE again, no more often than packets arrive.
-      this.closeFrameSentAt = -1
+      // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE again, no more often than packets
+      // arrive, and only when the packet may tell that our last one was lost: one arriving
+      // within the minimum RTT of it left the peer before it could have arrived, and it is
+      // still on its way (a client that closes at once would otherwise answer the server's
+      // HANDSHAKE_DONE every time).
+      if (this.closeFrameSentAt < 0 || now - this.closeFrameSentAt >= this.recovery.rtt.min) this.closeFrameSentAt = -1
       return
     }
 
