@@ -69,7 +69,7 @@ describe.each(backends)("discarded packet number spaces, on the %s backend", (_n
     expect(closedEvents(network, SERVER)).toEqual([])
   })
 
-  it("a 1-RTT space holds CRYPTO buffers only in the directions that carried session tickets", () => {
+  it("a 1-RTT space holds CRYPTO buffers only in the directions that carried session tickets, and no data once read", () => {
     const cryptoOf = (endpoint: QuicEndpoint, handle: number) =>
       (connectionOf(endpoint, handle) as unknown as { spaces: { application: { cryptoSend: unknown; cryptoRecv: unknown } } }).spaces.application
     for (const tickets of [true, false]) {
@@ -80,6 +80,12 @@ describe.each(backends)("discarded packet number spaces, on the %s backend", (_n
       const client = cryptoOf(pair.client, clientConn)
       expect([server.cryptoSend !== undefined, client.cryptoRecv !== undefined]).toEqual([tickets, tickets])
       expect([server.cryptoRecv, client.cryptoSend]).toEqual([undefined, undefined])
+      if (tickets) {
+        // The tickets were read: the client keeps no block of them for the connection's life.
+        const recv = client.cryptoRecv as { readonly readOffset: number; readonly blocks: ReadonlyArray<unknown> }
+        expect(recv.readOffset).toBeGreaterThan(0)
+        expect(recv.blocks).toEqual([])
+      }
     }
   })
 })

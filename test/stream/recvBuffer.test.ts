@@ -71,6 +71,46 @@ describe("RecvBuffer", () => {
     expect(blocks[0]!.length).toBe(10)
   })
 
+  describe("release", () => {
+    const blocksOf = (buffer: RecvBuffer) => (buffer as unknown as { blocks: Array<Uint8Array | undefined> }).blocks
+
+    it("drops every block once all that arrived was read; later data reassembles in new ones", () => {
+      const data = bytes(3000, 6)
+      const buffer = new RecvBuffer(1024)
+      insert(buffer, data, 0, 1500, false)
+      const first = buffer.read(5000)
+      expect(first).toEqual(data.subarray(0, 1024))
+      buffer.release()
+      // 476 bytes are still unread: nothing is dropped.
+      expect(blocksOf(buffer).filter((b) => b !== undefined)).toHaveLength(1)
+      const second = buffer.read(5000)
+      expect(second).toEqual(data.subarray(1024, 1500))
+      buffer.release()
+      expect(blocksOf(buffer)).toEqual([])
+      insert(buffer, data, 1500, 3000, true)
+      const rest = new Uint8Array(1500)
+      expect(buffer.readInto(rest)).toBe(1500)
+      expect(rest).toEqual(data.subarray(1500))
+      expect(buffer.finished).toBe(true)
+      // Views handed out before the release still hold their bytes.
+      expect(first).toEqual(data.subarray(0, 1024))
+      expect(second).toEqual(data.subarray(1024, 1500))
+    })
+
+    it("keeps data that arrived beyond a gap", () => {
+      const data = bytes(2000, 7)
+      const buffer = new RecvBuffer(512)
+      insert(buffer, data, 0, 100, false)
+      insert(buffer, data, 1000, 2000, false)
+      expect(buffer.read(5000)).toEqual(data.subarray(0, 100))
+      buffer.release()
+      insert(buffer, data, 100, 1000, false)
+      const out = new Uint8Array(1900)
+      expect(buffer.readInto(out)).toBe(1900)
+      expect(out).toEqual(data.subarray(100))
+    })
+  })
+
   describe("final size (RFC 9000 §4.5)", () => {
     it("data beyond a known final size", () => {
       const buffer = new RecvBuffer()
@@ -115,13 +155,15 @@ describe("RecvBuffer", () => {
     expect((buffer as unknown as { blocks: Array<unknown> }).blocks.length).toBe(0)
   })
 
-  it("property: any chunking, order, duplication and overlap reassembles byte-exact", () => {
+  it("property: any chunking, order, duplication and overlap reassembles byte-exact, whatever the block size and releases", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 3 * RECEIVE_BLOCK_SIZE }),
         fc.integer(),
         fc.boolean(),
-        (length, seed, useReadInto) => {
+        fc.constantFrom(512, 4096, RECEIVE_BLOCK_SIZE),
+        fc.boolean(),
+        (length, seed, useReadInto, blockSize, releasing) => {
           const random = rng(seed)
           const data = bytes(length, seed)
           // Cover the stream with random segments, then add random extra ones.
@@ -141,7 +183,7 @@ describe("RecvBuffer", () => {
             const j = Math.floor(random() * (i + 1))
             ;[segments[i], segments[j]] = [segments[j]!, segments[i]!]
           }
-          const buffer = new RecvBuffer()
+          const buffer = new RecvBuffer(blockSize)
           const out: Array<Uint8Array> = []
           let readTotal = 0
           for (const [s, e] of segments) {
@@ -157,6 +199,7 @@ describe("RecvBuffer", () => {
                 out.push(view)
                 readTotal += view.length
               }
+              if (releasing) buffer.release()
             }
           }
           // A FIN may not have been carried by any frame: send it alone.

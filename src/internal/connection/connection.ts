@@ -175,6 +175,13 @@ const MAX_BUFFERED_PACKETS = 16
 /** CRYPTO data a peer may send beyond what TLS has consumed (RFC 9000 §7.5). */
 const MAX_CRYPTO_BUFFER = 64 * 1024
 
+/**
+ * Blocks of a CRYPTO stream's receive buffer: a level's messages are a few
+ * KB (a certificate chain the most), and a stream buffer's 16 KB would be
+ * allocated for each level of each handshake.
+ */
+const CRYPTO_BLOCK_SIZE = 4096
+
 /** RFC 9000 §8.1: before validation a server sends at most three times what it received. */
 const AMPLIFICATION_FACTOR = 3
 
@@ -1034,7 +1041,7 @@ export class Connection {
     const space = this.spaces[level]
     // RFC 9001 §4.9: the level was discarded while this packet was processed; its data is of no use.
     if (space === undefined) return undefined
-    const recv = (space.cryptoRecv ??= new RecvBuffer())
+    const recv = (space.cryptoRecv ??= new RecvBuffer(CRYPTO_BLOCK_SIZE))
     if (offset + data.length <= recv.readOffset) {
       if (data.length > 0) this.onRepeatedCrypto(level)
       return undefined
@@ -1049,6 +1056,9 @@ export class Connection {
       const failure = this.tls.receive(level as CryptoLevel, chunk, this.unixMillis(now))
       if (failure !== undefined) return this.tlsFailure(failure)
     }
+    // After the handshake CRYPTO data is rare (a session ticket): a connection
+    // should not keep a block for it until it closes.
+    recv.release()
     return this.drainTls(now)
   }
 

@@ -15,7 +15,9 @@
  * Memory: the caller enforces flow control before {@link RecvBuffer.insert}
  * (RFC 9000 §4.1), so blocks only exist for offsets below the advertised
  * limit: at most the window plus one block. A peer that fragments its data
- * into many small gaps is stopped at {@link MAX_RECEIVE_RANGES}.
+ * into many small gaps is stopped at {@link MAX_RECEIVE_RANGES}. A buffer
+ * that is read rarely and completely (CRYPTO data) gives its blocks up with
+ * {@link RecvBuffer.release} rather than keep one per connection for good.
  *
  * Final size (RFC 9000 §4.5) is checked here too: {@link RecvBuffer.checkFinalSize}.
  */
@@ -37,9 +39,12 @@ export const MAX_RECEIVE_RANGES = 4096
 const EMPTY = new Uint8Array(0)
 
 export class RecvBuffer {
+  /** `blockSize`: bytes per block (a bound on the views handed out). */
+  constructor(private readonly blockSize = RECEIVE_BLOCK_SIZE) {}
+
   /** Offsets at or above `readOffset` that have arrived. */
   private readonly received = new RangeSet()
-  /** `blocks[i]` holds offsets from `(firstBlock + i) * RECEIVE_BLOCK_SIZE`; allocated on first use. */
+  /** `blocks[i]` holds offsets from `(firstBlock + i) * blockSize`; allocated on first use. */
   private blocks: Array<Uint8Array | undefined> = []
   private firstBlock = 0
   /** Bytes delivered to the application (or discarded). */
@@ -93,9 +98,9 @@ export class RecvBuffer {
     }
     let position = start
     while (position < end) {
-      const index = Math.floor(position / RECEIVE_BLOCK_SIZE)
+      const index = Math.floor(position / this.blockSize)
       const block = this.block(index)
-      const at = position - index * RECEIVE_BLOCK_SIZE
+      const at = position - index * this.blockSize
       const n = Math.min(block.length - at, end - position)
       block.set(data.subarray(position - offset, position - offset + n), at)
       position += n
@@ -128,9 +133,9 @@ export class RecvBuffer {
   read(max: number): Uint8Array {
     const ready = Math.min(max, this.contiguous)
     if (ready <= 0) return EMPTY
-    const index = Math.floor(this.readOffset / RECEIVE_BLOCK_SIZE)
+    const index = Math.floor(this.readOffset / this.blockSize)
     const block = this.blocks[index - this.firstBlock]!
-    const at = this.readOffset - index * RECEIVE_BLOCK_SIZE
+    const at = this.readOffset - index * this.blockSize
     const n = Math.min(ready, block.length - at)
     const view = block.subarray(at, at + n)
     this.advance(n)
@@ -160,10 +165,21 @@ export class RecvBuffer {
     this.advance(this.contiguous)
   }
 
+  /**
+   * Drops every block when no unread byte is kept, so that a buffer read
+   * rarely and completely holds no memory between reads: the next insert
+   * allocates afresh. Views handed out stay valid (they keep their block).
+   */
+  release(): void {
+    if (this.received.size > 0) return
+    this.blocks = []
+    this.firstBlock = Math.floor(this.readOffset / this.blockSize)
+  }
+
   private advance(n: number): void {
     this.readOffset += n
     this.received.removeBelow(this.readOffset)
-    const first = Math.floor(this.readOffset / RECEIVE_BLOCK_SIZE)
+    const first = Math.floor(this.readOffset / this.blockSize)
     if (first > this.firstBlock) {
       this.blocks.splice(0, first - this.firstBlock)
       this.firstBlock = first
@@ -177,10 +193,10 @@ export class RecvBuffer {
       while (this.blocks.length < i) this.blocks.push(undefined)
       // A stream whose final size is known needs no more than that: a short
       // message with its FIN takes only its own length.
-      const start = index * RECEIVE_BLOCK_SIZE
+      const start = index * this.blockSize
       const length = this.finalSize === undefined
-        ? RECEIVE_BLOCK_SIZE
-        : Math.min(RECEIVE_BLOCK_SIZE, this.finalSize - start)
+        ? this.blockSize
+        : Math.min(this.blockSize, this.finalSize - start)
       block = new Uint8Array(length)
       this.blocks[i] = block
     }
