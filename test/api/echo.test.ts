@@ -23,5 +23,22 @@ it.layer(env)("Effect API over MemoryNetwork", (it) => {
       const echoed = yield* Fiber.join(fiber)
       expect(echoed).toBe("hello quic")
     }))
+
+  it.scoped("a connection's members work when taken from it (close is bound, the rest are Effects)", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      yield* echoServer()
+      const client = yield* endpointAt(CLIENT, clientConfig())
+      const fiber = yield* Effect.fork(Effect.gen(function*() {
+        const { alpn, close, closed, side } = yield* client.connect(SERVER, { serverName: "localhost" })
+        return { side, alpn: yield* alpn, closedBy: yield* Effect.zipRight(close(7, "bye"), closed) }
+      }))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toEqual({
+        side: "client",
+        alpn: "echo",
+        closedBy: { _tag: "LocallyClosed", code: 7n, reason: "bye" }
+      })
+    }))
 })
 
