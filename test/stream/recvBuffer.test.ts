@@ -71,6 +71,46 @@ describe("RecvBuffer", () => {
     expect(blocks[0]!.length).toBe(10)
   })
 
+  describe("block sizes", () => {
+    const blocksOf = (buffer: RecvBuffer) => (buffer as unknown as { blocks: Array<Uint8Array | undefined> }).blocks
+    const lengths = (buffer: RecvBuffer) => blocksOf(buffer).map((b) => b?.length)
+
+    it("a byte on a fresh stream, or far beyond a gap, takes a kilobyte rather than a block", () => {
+      const buffer = new RecvBuffer()
+      insert(buffer, bytes(1, 1), 0, 1, false)
+      expect(lengths(buffer)).toEqual([1024])
+      const far = 3 * RECEIVE_BLOCK_SIZE + 5
+      expect(buffer.insert(far, Uint8Array.of(9), false, STREAM)).toBeUndefined()
+      expect(lengths(buffer)).toEqual([1024, undefined, undefined, 1024])
+    })
+
+    it("a block grows by doubling, keeping the unread bytes and the views handed out", () => {
+      const data = bytes(6000, 8)
+      const buffer = new RecvBuffer()
+      insert(buffer, data, 0, 1000, false)
+      const first = buffer.read(500)
+      insert(buffer, data, 1000, 2500, false)
+      expect(lengths(buffer)).toEqual([4096])
+      insert(buffer, data, 2500, 6000, false)
+      expect(lengths(buffer)).toEqual([8192])
+      const rest = new Uint8Array(5500)
+      expect(buffer.readInto(rest)).toBe(5500)
+      expect(rest).toEqual(data.subarray(500))
+      expect(first).toEqual(data.subarray(0, 500))
+    })
+
+    it("data flowing in order gets whole blocks after the first", () => {
+      const n = 2 * RECEIVE_BLOCK_SIZE + 100
+      const data = bytes(n, 9)
+      const buffer = new RecvBuffer()
+      for (let at = 0; at < n; at += 1400) insert(buffer, data, at, Math.min(n, at + 1400), false)
+      expect(lengths(buffer)).toEqual([RECEIVE_BLOCK_SIZE, RECEIVE_BLOCK_SIZE, RECEIVE_BLOCK_SIZE])
+      const out = new Uint8Array(n)
+      expect(buffer.readInto(out)).toBe(n)
+      expect(out).toEqual(data)
+    })
+  })
+
   describe("release", () => {
     const blocksOf = (buffer: RecvBuffer) => (buffer as unknown as { blocks: Array<Uint8Array | undefined> }).blocks
 

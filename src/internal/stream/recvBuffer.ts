@@ -27,6 +27,9 @@ import { RangeSet } from "../util/rangeSet.js"
 /** Bytes per block: one block bounds a view handed to the application. */
 export const RECEIVE_BLOCK_SIZE = 16 * 1024
 
+/** The first size of a block that starts small (see `block`). */
+const MIN_BLOCK_SIZE = 1024
+
 /**
  * The most disjoint ranges of unread data one stream keeps. Each insertion
  * into the middle of the range set costs time in the number of ranges, so a
@@ -99,10 +102,9 @@ export class RecvBuffer {
     let position = start
     while (position < end) {
       const index = Math.floor(position / this.blockSize)
-      const block = this.block(index)
       const at = position - index * this.blockSize
-      const n = Math.min(block.length - at, end - position)
-      block.set(data.subarray(position - offset, position - offset + n), at)
+      const n = Math.min(this.blockSize - at, end - position)
+      this.block(index, at + n).set(data.subarray(position - offset, position - offset + n), at)
       position += n
     }
     return undefined
@@ -186,21 +188,31 @@ export class RecvBuffer {
     }
   }
 
-  private block(index: number): Uint8Array {
+  /**
+   * Block `index`, holding at least its first `needed` bytes. A block behind
+   * data that all arrived (a stream flowing in order) is made whole at once;
+   * a stream's first block, and one beyond a gap, start at what arrived and
+   * double as more does: a peer that puts a byte on each of many streams, or
+   * one far ahead, makes us keep about what it sent rather than a block each.
+   */
+  private block(index: number, needed: number): Uint8Array {
     const i = index - this.firstBlock
-    let block = this.blocks[i]
-    if (block === undefined) {
-      while (this.blocks.length < i) this.blocks.push(undefined)
-      // A stream whose final size is known needs no more than that: a short
-      // message with its FIN takes only its own length.
-      const start = index * this.blockSize
-      const length = this.finalSize === undefined
-        ? this.blockSize
-        : Math.min(this.blockSize, this.finalSize - start)
-      block = new Uint8Array(length)
-      this.blocks[i] = block
+    const block = this.blocks[i]
+    if (block !== undefined && block.length >= needed) return block
+    while (this.blocks.length < i) this.blocks.push(undefined)
+    const start = index * this.blockSize
+    // A stream whose final size is known needs no more than that.
+    const limit = this.finalSize === undefined ? this.blockSize : Math.min(this.blockSize, this.finalSize - start)
+    let length = limit
+    if (index === 0 || this.readOffset + this.contiguous < start) {
+      length = Math.max(MIN_BLOCK_SIZE, 2 * (block?.length ?? 0))
+      while (length < needed) length *= 2
+      length = Math.min(length, limit)
     }
-    return block
+    const grown = new Uint8Array(length)
+    if (block !== undefined) grown.set(block)
+    this.blocks[i] = grown
+    return grown
   }
 }
 
