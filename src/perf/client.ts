@@ -96,23 +96,26 @@ const connectTo = (endpoint: Endpoint.Endpoint, target: ResolvedAddress, serverN
     Effect.timeoutFail({ duration: `${CONNECT_TIMEOUT_SECONDS} seconds`, onTimeout: () => unreachable(target) })
   )
 
-/** Runs the requests: `streams` of them, or as many as fit in the duration, `parallel` at a time. */
+/**
+ * Runs the requests: `streams` of them, or as many as fit in the duration,
+ * `parallel` at a time. Each of `parallel` fibers makes requests one after
+ * another until none is left, rather than a fiber per request
+ * (`Effect.forEach` with a concurrency forks one for each).
+ */
 const runRequests = (connection: Connection, options: ClientOptions, progress: Progress) =>
   Effect.gen(function*() {
     const parallel = Math.max(1, options.parallel)
-    if (options.durationSeconds === undefined) {
-      return yield* Effect.forEach(
-        Array.from({ length: options.streams }),
-        () => request(connection, options, progress),
-        { concurrency: parallel, discard: true }
-      )
-    }
-    const deadline = (yield* nowMillis) + options.durationSeconds * 1000
+    const deadline = options.durationSeconds === undefined ? undefined : (yield* nowMillis) + options.durationSeconds * 1000
+    let started = 0
     let running = true
     const worker = Effect.whileLoop({
-      while: () => running,
-      body: () => request(connection, options, progress).pipe(Effect.zipRight(nowMillis)),
-      step: (now) => void (running = now < deadline)
+      while: () => running && (deadline !== undefined || started < options.streams),
+      body: () => {
+        started++
+        const one = request(connection, options, progress)
+        return deadline === undefined ? one : one.pipe(Effect.zipRight(nowMillis), Effect.map((now) => void (running = now < deadline)))
+      },
+      step: () => undefined
     })
     yield* Effect.all(Array.from({ length: parallel }, () => worker), { concurrency: "unbounded", discard: true })
   })

@@ -100,6 +100,16 @@ describe.skipIf(QUICGO_PEER === undefined)("interop: quic-perf client → quic-g
     expect(report.bytes_down).toBe(100 * 10 * 1024)
   }, TIMEOUT)
 
+  it("runs 7 requests with 3 in parallel, and requests for a --duration", async () => {
+    const counted = await client(["--insecure", "--download", "1K", "--streams", "7", "--parallel", "3"])
+    expect([counted.streams, counted.bytes_down]).toEqual([7, 7 * 1024])
+    const timed = await client(["--insecure", "--download", "1K", "--parallel", "4", "--duration", "1"])
+    expect(timed.ok).toBe(true)
+    expect(timed.streams).toBeGreaterThan(4)
+    expect(timed.bytes_down).toBe(timed.streams * 1024)
+    expect(timed.seconds).toBeGreaterThanOrEqual(1)
+  }, TIMEOUT)
+
   it("has its datagrams echoed", async () => {
     const report = await client(["--insecure", "--datagrams", "20"])
     expect(report.datagrams_received).toBe(20)
