@@ -40,5 +40,24 @@ it.layer(env)("Effect API over MemoryNetwork", (it) => {
         closedBy: { _tag: "LocallyClosed", code: 7n, reason: "bye" }
       })
     }))
+
+  it.scoped("a stream's members work when taken from it: write, writeAll, finish, acknowledged, readToEnd", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      yield* echoServer()
+      const client = yield* endpointAt(CLIENT, clientConfig())
+      const encode = (text: string) => new TextEncoder().encode(text)
+      const fiber = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+        const connection = yield* client.connect(SERVER, { serverName: "localhost" })
+        const { acknowledged, finish, readToEnd, write, writeAll } = yield* connection.openBi
+        yield* Effect.forEach([encode("one "), encode("two ")], write, { discard: true })
+        yield* writeAll([encode("three "), encode("four")])
+        yield* finish
+        yield* acknowledged
+        return new TextDecoder().decode(yield* readToEnd(1 << 16))
+      })))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toBe("one two three four")
+    }))
 })
 

@@ -106,7 +106,7 @@ describe.skipIf(QUICGO_PEER === undefined)("interop: quic-perf client → quic-g
     const timed = await client(["--insecure", "--download", "1K", "--parallel", "4", "--duration", "1"])
     expect(timed.ok).toBe(true)
     expect(timed.streams).toBeGreaterThan(4)
-    expect(timed.bytes_down).toBe(timed.streams * 1024)
+    expect(timed.bytes_down).toBe(Number(timed.streams) * 1024)
     expect(timed.seconds).toBeGreaterThanOrEqual(1)
   }, TIMEOUT)
 

@@ -16,22 +16,40 @@ const isBidi = (id: number): boolean => (id & 2) === 0
 const closedOrConnection = (c: ConnectionSignals, reason: StreamClosedError["reason"]): QuicStreamError =>
   c.closeReason !== undefined ? connectionClosedError(c.closeReason) : new StreamClosedError({ reason })
 
-export const makeQuicStream = (
-  driver: Driver,
-  connection: ConnectionSignals,
-  id: number,
-  local: boolean
-): QuicStream.QuicStream => {
-  const signals: StreamSignals = connection.stream(id)
-  const handle = connection.handle
-  const bidi = isBidi(id)
-  const canRead = bidi || !local
-  const canWrite = bidi || local
-  let writeInterrupted = false
-  let finishedWriting = false
+/**
+ * The `QuicStream` the application holds. A class, as `Connection` is: the
+ * Effect-valued members are built when read (the `readable` Stream and the
+ * `sink` among them), and an object literal of them cost about 3.6 KB per
+ * stream. The function members are bound per stream, so `Effect.forEach(chunks,
+ * stream.write)` works.
+ */
+class DriverStream implements QuicStream.QuicStream {
+  readonly direction: "bidi" | "uni"
+  readonly initiator: "local" | "remote"
+  private readonly signals: StreamSignals
+  private readonly canRead: boolean
+  private readonly canWrite: boolean
+  private writeInterrupted = false
+  private finishedWriting = false
 
-  const read = (max = 1 << 20): Effect.Effect<Option.Option<Uint8Array>, QuicStreamError> =>
-    Effect.suspend(function loop(): Effect.Effect<Option.Option<Uint8Array>, QuicStreamError> {
+  constructor(
+    private readonly driver: Driver,
+    private readonly connection: ConnectionSignals,
+    readonly id: number,
+    local: boolean
+  ) {
+    this.signals = connection.stream(id)
+    const bidi = isBidi(id)
+    this.direction = bidi ? "bidi" : "uni"
+    this.initiator = local ? "local" : "remote"
+    this.canRead = bidi || !local
+    this.canWrite = bidi || local
+  }
+
+  readonly read = (max = 1 << 20): Effect.Effect<Option.Option<Uint8Array>, QuicStreamError> => {
+    const { driver, connection, signals, canRead, id } = this
+    const handle = connection.handle
+    return Effect.suspend(function loop(): Effect.Effect<Option.Option<Uint8Array>, QuicStreamError> {
       if (!canRead) return Effect.fail(new StreamClosedError({ reason: "SendOnly" }))
       if (signals.readFinished) return Effect.succeed(Option.none())
       const result = driver.unsafeCall((e, now) => e.streamRecv(now, handle, id, max))
@@ -55,10 +73,41 @@ export const makeQuicStream = (
           return Effect.fail(closedOrConnection(connection, "Closed"))
       }
     })
+  }
 
-  const write = (data: Uint8Array): Effect.Effect<void, QuicStreamError> =>
+  readonly readToEnd = (maxBytes: number): Effect.Effect<Uint8Array, QuicStreamError | StreamTooLongError> => {
+    const read = this.read
+    return Effect.gen(function*() {
+      const chunks: Array<Uint8Array> = []
+      let total = 0
+      for (;;) {
+        const chunk = yield* read()
+        if (Option.isNone(chunk)) break
+        total += chunk.value.length
+        if (total > maxBytes) return yield* Effect.fail(new StreamTooLongError({ maxBytes }))
+        chunks.push(chunk.value)
+      }
+      const out = new Uint8Array(total)
+      let at = 0
+      for (const c of chunks) {
+        out.set(c, at)
+        at += c.length
+      }
+      return out
+    })
+  }
+
+  get readable(): Stream.Stream<Uint8Array, QuicStreamError> {
+    return Stream.repeatEffectOption(
+      this.read().pipe(Effect.mapError(Option.some), Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed })))
+    )
+  }
+
+  readonly write = (data: Uint8Array): Effect.Effect<void, QuicStreamError> =>
     Effect.suspend(() => {
-      if (!canWrite) return Effect.fail(new StreamClosedError({ reason: "ReceiveOnly" }))
+      const { driver, connection, signals, id } = this
+      const handle = connection.handle
+      if (!this.canWrite) return Effect.fail(new StreamClosedError({ reason: "ReceiveOnly" }))
       let offset = 0
       const step = (): Effect.Effect<void, QuicStreamError> => {
         while (offset < data.length) {
@@ -86,82 +135,71 @@ export const makeQuicStream = (
         return Effect.void
       }
       // An interrupted write leaves the stream with part of the bytes: closing its scope resets it.
-      return step().pipe(Effect.onInterrupt(() => Effect.sync(() => void (writeInterrupted = true))))
+      return step().pipe(Effect.onInterrupt(() => Effect.sync(() => void (this.writeInterrupted = true))))
     })
 
-  const finish: Effect.Effect<void, QuicStreamError> = Effect.suspend(() => {
-    if (!canWrite) return Effect.fail(new StreamClosedError({ reason: "ReceiveOnly" }))
-    const result = driver.unsafeCall((e, now) => e.streamFinish(now, handle, id))
-    if (result === undefined) {
-      finishedWriting = true
-      return Effect.void
-    }
-    switch (result._tag) {
-      case "WriteStopped":
-        return Effect.fail(new StreamStoppedError({ code: result.code }))
-      case "WriteClosedStream":
-        return finishedWriting ? Effect.void : Effect.fail(closedOrConnection(connection, "Finished"))
-      default:
-        return Effect.fail(closedOrConnection(connection, "Closed"))
-    }
-  })
+  readonly writeAll = (chunks: Iterable<Uint8Array>): Effect.Effect<void, QuicStreamError> =>
+    Effect.forEach(chunks, this.write, { discard: true })
 
-  const readToEnd = (maxBytes: number): Effect.Effect<Uint8Array, QuicStreamError | StreamTooLongError> =>
-    Effect.gen(function*() {
-      const chunks: Array<Uint8Array> = []
-      let total = 0
-      for (;;) {
-        const chunk = yield* read()
-        if (Option.isNone(chunk)) break
-        total += chunk.value.length
-        if (total > maxBytes) return yield* Effect.fail(new StreamTooLongError({ maxBytes }))
-        chunks.push(chunk.value)
+  get sink(): Sink.Sink<void, Uint8Array, never, QuicStreamError> {
+    return Sink.forEach(this.write).pipe(Sink.mapEffect(() => this.finish))
+  }
+
+  get finish(): Effect.Effect<void, QuicStreamError> {
+    return Effect.suspend(() => {
+      if (!this.canWrite) return Effect.fail(new StreamClosedError({ reason: "ReceiveOnly" }))
+      const result = this.driver.unsafeCall((e, now) => e.streamFinish(now, this.connection.handle, this.id))
+      if (result === undefined) {
+        this.finishedWriting = true
+        return Effect.void
       }
-      const out = new Uint8Array(total)
-      let at = 0
-      for (const c of chunks) {
-        out.set(c, at)
-        at += c.length
+      switch (result._tag) {
+        case "WriteStopped":
+          return Effect.fail(new StreamStoppedError({ code: result.code }))
+        case "WriteClosedStream":
+          return this.finishedWriting ? Effect.void : Effect.fail(closedOrConnection(this.connection, "Finished"))
+        default:
+          return Effect.fail(closedOrConnection(this.connection, "Closed"))
       }
-      return out
+    })
+  }
+
+  readonly reset = (code: number | bigint): Effect.Effect<void> =>
+    Effect.sync(() => {
+      this.finishedWriting = true
+      this.driver.unsafeCall((e, now) => e.resetStream(now, this.connection.handle, this.id, BigInt(code)))
     })
 
-  return {
-    id,
-    direction: bidi ? "bidi" : "uni",
-    initiator: local ? "local" : "remote",
-    read,
-    readToEnd,
-    readable: Stream.repeatEffectOption(
-      read().pipe(Effect.mapError(Option.some), Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed })))
-    ),
-    write,
-    writeAll: (chunks) => Effect.forEach(chunks, write, { discard: true }),
-    sink: Sink.forEach(write).pipe(Sink.mapEffect(() => finish)),
-    finish,
-    reset: (code) =>
-      Effect.sync(() => {
-        finishedWriting = true
-        driver.unsafeCall((e, now) => e.resetStream(now, handle, id, BigInt(code)))
-      }),
-    stopSending: (code) =>
-      Effect.sync(() => {
-        signals.readFinished = true
-        driver.unsafeCall((e, now) => e.stopSending(now, handle, id, BigInt(code)))
-      }),
-    stopped: signals.stopped.await,
-    acknowledged: signals.finished.await,
-    close: Effect.sync(() => {
-      // Scope release: finish what was written in full; reset a stream cut short.
-      if (canWrite && !finishedWriting) {
-        if (writeInterrupted) driver.unsafeCall((e, now) => e.resetStream(now, handle, id, 0n))
-        else driver.unsafeCall((e, now) => e.streamFinish(now, handle, id))
-        finishedWriting = true
+  readonly stopSending = (code: number | bigint): Effect.Effect<void> =>
+    Effect.sync(() => {
+      this.signals.readFinished = true
+      this.driver.unsafeCall((e, now) => e.stopSending(now, this.connection.handle, this.id, BigInt(code)))
+    })
+
+  get stopped(): Effect.Effect<bigint> {
+    return this.signals.stopped.await
+  }
+
+  get acknowledged(): Effect.Effect<void> {
+    return this.signals.finished.await
+  }
+
+  /** Scope release: finish what was written in full; reset a stream cut short. */
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      const handle = this.connection.handle
+      if (this.canWrite && !this.finishedWriting) {
+        if (this.writeInterrupted) this.driver.unsafeCall((e, now) => e.resetStream(now, handle, this.id, 0n))
+        else this.driver.unsafeCall((e, now) => e.streamFinish(now, handle, this.id))
+        this.finishedWriting = true
       }
-      if (canRead && !signals.readFinished) {
-        signals.readFinished = true
-        driver.unsafeCall((e, now) => e.stopSending(now, handle, id, 0n))
+      if (this.canRead && !this.signals.readFinished) {
+        this.signals.readFinished = true
+        this.driver.unsafeCall((e, now) => e.stopSending(now, handle, this.id, 0n))
       }
     })
   }
 }
+
+export const makeQuicStream = (driver: Driver, connection: ConnectionSignals, id: number, local: boolean): QuicStream.QuicStream =>
+  new DriverStream(driver, connection, id, local)
