@@ -1,6 +1,6 @@
 import { FastCheck as fc } from "effect"
 import { describe, expect, it } from "vitest"
-import { decodePacketNumber, packetNumberLength } from "../../src/internal/codec/packetNumber.js"
+import { decodePacketNumber, packetNumberLength, truncatePacketNumber } from "../../src/internal/codec/packetNumber.js"
 
 describe("packet numbers (RFC 9000 §17.1, Appendix A.2, A.3)", () => {
   it("chooses the lengths of the RFC 9000 §17.1 examples", () => {
@@ -32,12 +32,22 @@ describe("packet numbers (RFC 9000 §17.1, Appendix A.2, A.3)", () => {
           const pn = largestAcked + 1 + ahead
           const length = packetNumberLength(pn, largestAcked)
           const bits = length * 8
-          const truncated = pn % 2 ** bits
+          const truncated = truncatePacketNumber(pn, length)
           // The receiver's largest received lies between the sender's largest acked and pn - 1.
           const largestReceived = Math.min(pn - 1, Math.max(largestAcked, largestAcked + receiverSkew))
           expect(decodePacketNumber(largestReceived, truncated, bits)).toBe(pn)
         }
       )
+    )
+  })
+
+  it("truncation keeps the low bytes of any packet number up to 2^53-1", () => {
+    expect(truncatePacketNumber(0xa82f9b32, 2)).toBe(0x9b32)
+    expect(truncatePacketNumber(2 ** 32 + 7, 4)).toBe(7)
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.constantFrom(1 as const, 2 as const, 3 as const, 4 as const), (pn, bytes) => {
+        expect(truncatePacketNumber(pn, bytes)).toBe(Number(BigInt(pn) & ((1n << BigInt(8 * bytes)) - 1n)))
+      })
     )
   })
 

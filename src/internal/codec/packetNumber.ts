@@ -20,16 +20,30 @@ export const packetNumberLength = (packetNumber: number, largestAcked: number | 
 }
 
 /**
+ * 2^bits for the truncations (8, 16, 24 or 32 bits). A table: with a
+ * variable exponent, `2 ** bits` is a call to `pow`, and these run for every
+ * packet sent and received.
+ */
+const WINDOWS: ReadonlyArray<number> = [2 ** 0, 2 ** 8, 2 ** 16, 2 ** 24, 2 ** 32]
+
+/** RFC 9000 §17.1: the low `bytes` bytes of `packetNumber`, as the header carries them. */
+export const truncatePacketNumber = (packetNumber: number, bytes: 1 | 2 | 3 | 4): number => {
+  const window = WINDOWS[bytes]!
+  return packetNumber - Math.floor(packetNumber / window) * window
+}
+
+/**
  * RFC 9000 Appendix A.3: recover the full packet number from its `bits`-bit
  * truncation, choosing the candidate closest to `largestReceived + 1`.
  * Returns -1 when the result would exceed 2^53-1 (the packet is dropped).
  */
 export const decodePacketNumber = (largestReceived: number | undefined, truncated: number, bits: number): number => {
   const expected = largestReceived === undefined ? 0 : largestReceived + 1
-  const window = 2 ** bits
+  const window = WINDOWS[bits >>> 3]!
   const halfWindow = window / 2
-  // expected & ~mask, written with arithmetic because the values exceed 32 bits.
-  const candidate = expected - (expected % window) + truncated
+  // expected & ~mask, written with arithmetic because the values exceed 32
+  // bits (dividing by a power of two is exact, unlike `%` a call to fmod).
+  const candidate = Math.floor(expected / window) * window + truncated
   let result = candidate
   if (candidate <= expected - halfWindow && candidate < 2 ** 62 - window) result = candidate + window
   else if (candidate > expected + halfWindow && candidate >= window) result = candidate - window

@@ -1,5 +1,5 @@
 import { formatIpv4, formatIpv6, ipv4Bytes, ipv6Bytes, isIpv6, type SocketAddress, sameAddress, sameLocal } from "../address.js"
-import { decodePacketNumber, packetNumberLength } from "../codec/packetNumber.js"
+import { decodePacketNumber, packetNumberLength, truncatePacketNumber } from "../codec/packetNumber.js"
 import { BufferWriter } from "../codec/writer.js"
 import type { TransportConfig } from "../config.js"
 import { AEAD_TAG_LENGTH, type CryptoBackend } from "../crypto/backend.js"
@@ -1883,7 +1883,7 @@ export class Connection {
     const pn = space.nextPacketNumber++
     const largestAcked = this.recovery.largestAcked(name)
     const pnLength = packetNumberLength(pn, largestAcked)
-    const truncated = pn % 2 ** (8 * pnLength)
+    const truncated = truncatePacketNumber(pn, pnLength)
     const start = w.offset
     let lengthOffset = -1
     let pnOffset: number

@@ -611,7 +611,7 @@ export class LossDetection<T> {
    */
   private ptoTime(now: number): number | undefined {
     // RFC 9002 §6.2.1: the PTO doubles with each consecutive expiry.
-    const backoff = 2 ** (this.ptoCount < kMaxPtoBackoffExponent ? this.ptoCount : kMaxPtoBackoffExponent)
+    const backoff = 1 << (this.ptoCount < kMaxPtoBackoffExponent ? this.ptoCount : kMaxPtoBackoffExponent)
     let duration = this.rtt.pto(0, false) * backoff
     if (!this.anyAckElicitingInFlight()) {
       // RFC 9002 §6.2.2.1: a client whose address may not be validated yet
