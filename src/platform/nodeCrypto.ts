@@ -36,7 +36,7 @@ import {
   type RunningHash
 } from "../internal/crypto/backend.js"
 import { makeNodeAsymmetricCrypto } from "./nodeAsymmetric.js"
-import { makeWasmRunningSha256, wasmHmacSha256, wasmSha256 } from "./wasmSha256.js"
+import { makeWasmRunningSha256, wasmHkdfExpandSha256, wasmHmacSha256, wasmSha256 } from "./wasmSha256.js"
 import { makeWasmChaCha20HeaderProtection, makeWasmChaCha20Poly1305 } from "./wasmChaCha20Poly1305.js"
 
 /** Views a node `Buffer` as a plain `Uint8Array` (no copy). */
@@ -152,6 +152,7 @@ const hkdfExpand = (algorithm: HashAlgorithm, prk: Uint8Array, info: Uint8Array,
   if (!Number.isInteger(length) || length < 0 || length > 255 * hashLen) {
     throw new RangeError(`HKDF-Expand: length must be an integer in [0, ${255 * hashLen}], got ${length}`)
   }
+  if (algorithm === "sha256") return wasmHkdfExpandSha256(prk, info, length)
   // RFC 5869 §2.3: T(i) = HMAC(PRK, T(i-1) || info || i), T(0) empty. node's
   // hkdfSync always extracts first, so expand is done here. Every TLS 1.3 and
   // QUIC label needs one block.

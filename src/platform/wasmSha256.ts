@@ -95,6 +95,54 @@ export const wasmHmacSha256 = (key: Uint8Array, data: Uint8Array): Uint8Array =>
  * or until `PENDING_LIMIT` of them have come: a TLS message is hashed by one
  * call, not one per message.
  */
+/**
+ * RFC 5869 §2.3 HKDF-Expand with HMAC-SHA-256: T(i) = HMAC(PRK, T(i-1) ||
+ * info || i). Each block's input is laid out in the module's memory, T(i-1)
+ * taken from where the previous HMAC left it, so a TLS or QUIC label (one
+ * block) costs one HMAC and one copy out. The caller checked `length`.
+ */
+export const wasmHkdfExpandSha256 = (prk: Uint8Array, info: Uint8Array, length: number): Uint8Array => {
+  if (prk.length > BLOCK_LENGTH || info.length + DIGEST_LENGTH + 1 > IO_LENGTH) return hkdfExpandInPieces(prk, info, length)
+  const { exports, memory } = instance()
+  if (length <= DIGEST_LENGTH) {
+    memory.set(prk, KEY)
+    memory.set(info, IO)
+    memory[IO + info.length] = 1
+    exports.hmac(prk.length, info.length + 1)
+    return memory.slice(OUT, OUT + length)
+  }
+  const okm = new Uint8Array(length)
+  memory.set(prk, KEY)
+  for (let offset = 0, i = 1; offset < length; i++) {
+    const previous = i === 1 ? 0 : DIGEST_LENGTH
+    if (previous > 0) memory.copyWithin(IO, OUT, OUT + DIGEST_LENGTH)
+    memory.set(info, IO + previous)
+    memory[IO + previous + info.length] = i
+    exports.hmac(prk.length, previous + info.length + 1)
+    const n = Math.min(DIGEST_LENGTH, length - offset)
+    okm.set(memory.subarray(OUT, OUT + n), offset)
+    offset += n
+  }
+  return okm
+}
+
+/** HKDF-Expand from {@link wasmHmacSha256} calls, for a PRK longer than a block or an info beyond the module's IO area. */
+const hkdfExpandInPieces = (prk: Uint8Array, info: Uint8Array, length: number): Uint8Array => {
+  const okm = new Uint8Array(length)
+  const input = new Uint8Array(DIGEST_LENGTH + info.length + 1)
+  input.set(info, DIGEST_LENGTH)
+  let previous = 0
+  for (let offset = 0, i = 1; offset < length; i++) {
+    input[DIGEST_LENGTH + info.length] = i
+    const t = wasmHmacSha256(prk, input.subarray(DIGEST_LENGTH - previous))
+    okm.set(t.subarray(0, Math.min(DIGEST_LENGTH, length - offset)), offset)
+    input.set(t, 0)
+    previous = DIGEST_LENGTH
+    offset += DIGEST_LENGTH
+  }
+  return okm
+}
+
 class RunningSha256 implements RunningHash {
   constructor(
     /** The module's H after `compressed` bytes. */

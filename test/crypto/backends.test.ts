@@ -270,6 +270,14 @@ describe("node and noble backends agree", () => {
       )
     })
 
+    it("HKDF-Expand outputs are identical for a PRK of any length from HashLen up (RFC 5869 §2.3)", () => {
+      fc.assert(
+        fc.property(bytes(hashLength, 150), bytes(0, 300), fc.integer({ min: 0, max: 4 * hashLength }), (prk, info, length) => {
+          expect(toHex(node.hkdfExpand(algorithm, prk, info, length))).toBe(toHex(noble.hkdfExpand(algorithm, prk, info, length)))
+        })
+      )
+    })
+
     it("an empty salt is the same as HashLen zero bytes (RFC 5869 §2.2)", () => {
       for (const backend of backends) {
         const ikm = ascii("input keying material")
