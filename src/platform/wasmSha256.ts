@@ -16,6 +16,7 @@ import { lazyInstance } from "./wasmInstance.js"
 const H = 512
 const KEY = 640
 const OUT = 704
+const PREPARED_KEY = 832
 const IO = 1024
 /** IO's size: 1,008 whole blocks, so a long message goes through in block-aligned pieces. */
 const IO_LENGTH = 64_512
@@ -33,6 +34,8 @@ interface Exports {
   readonly hmacBegin: (keyLength: number) => void
   readonly hmacEnd: () => void
   readonly hmac: (keyLength: number, length: number) => void
+  readonly hmacPrepare: (keyLength: number) => void
+  readonly hmacPrepared: (length: number) => void
 }
 
 /** Compiled on first use. */
@@ -104,26 +107,50 @@ export const wasmHmacSha256 = (key: Uint8Array, data: Uint8Array): Uint8Array =>
 export const wasmHkdfExpandSha256 = (prk: Uint8Array, info: Uint8Array, length: number): Uint8Array => {
   if (prk.length > BLOCK_LENGTH || info.length + DIGEST_LENGTH + 1 > IO_LENGTH) return hkdfExpandInPieces(prk, info, length)
   const { exports, memory } = instance()
+  prepareKey(exports, memory, prk)
   if (length <= DIGEST_LENGTH) {
-    memory.set(prk, KEY)
     memory.set(info, IO)
     memory[IO + info.length] = 1
-    exports.hmac(prk.length, info.length + 1)
+    exports.hmacPrepared(info.length + 1)
     return memory.slice(OUT, OUT + length)
   }
   const okm = new Uint8Array(length)
-  memory.set(prk, KEY)
   for (let offset = 0, i = 1; offset < length; i++) {
     const previous = i === 1 ? 0 : DIGEST_LENGTH
     if (previous > 0) memory.copyWithin(IO, OUT, OUT + DIGEST_LENGTH)
     memory.set(info, IO + previous)
     memory[IO + previous + info.length] = i
-    exports.hmac(prk.length, previous + info.length + 1)
+    exports.hmacPrepared(previous + info.length + 1)
     const n = Math.min(DIGEST_LENGTH, length - offset)
     okm.set(memory.subarray(OUT, OUT + n), offset)
     offset += n
   }
   return okm
+}
+
+/** Length of the key prepared in the module (PKEY), or -1. */
+let preparedLength = -1
+
+/**
+ * Prepares `key` for `hmacPrepared` unless it is the key prepared last (the
+ * same bytes: a caller may reuse a buffer). The module keeps one prepared key,
+ * no more than it already holds of the last HMAC key.
+ */
+const prepareKey = (exports: Exports, memory: Uint8Array, key: Uint8Array): void => {
+  if (key.length === preparedLength) {
+    let same = true
+    for (let i = 0; i < key.length; i++) {
+      if (memory[PREPARED_KEY + i] !== key[i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return
+  }
+  memory.set(key, KEY)
+  exports.hmacPrepare(key.length)
+  memory.set(key, PREPARED_KEY)
+  preparedLength = key.length
 }
 
 /** HKDF-Expand from {@link wasmHmacSha256} calls, for a PRK longer than a block or an info beyond the module's IO area. */

@@ -278,6 +278,18 @@ describe("node and noble backends agree", () => {
       )
     })
 
+    it("HKDF-Expand with one PRK several times in a row, and with the same buffer changed in place", () => {
+      const prk = new Uint8Array(hashLength).fill(7)
+      const expand = (backend: typeof node, label: string, length: number) => toHex(backend.hkdfExpand(algorithm, prk, ascii(label), length))
+      const first = expand(node, "key", 16)
+      expect([first, expand(node, "key", 16), expand(node, "iv", 12), expand(node, "hp", 3 * hashLength)]).toEqual(
+        [expand(noble, "key", 16), expand(noble, "key", 16), expand(noble, "iv", 12), expand(noble, "hp", 3 * hashLength)]
+      )
+      prk[0]! ^= 1
+      expect(expand(node, "key", 16)).toBe(expand(noble, "key", 16))
+      expect(expand(node, "key", 16)).not.toBe(first)
+    })
+
     it("an empty salt is the same as HashLen zero bytes (RFC 5869 §2.2)", () => {
       for (const backend of backends) {
         const ikm = ascii("input keying material")
