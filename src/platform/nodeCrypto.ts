@@ -152,7 +152,8 @@ const hkdfExpand = (algorithm: HashAlgorithm, prk: Uint8Array, info: Uint8Array,
   if (!Number.isInteger(length) || length < 0 || length > 255 * hashLen) {
     throw new RangeError(`HKDF-Expand: length must be an integer in [0, ${255 * hashLen}], got ${length}`)
   }
-  if (algorithm === "sha256") return wasmHkdfExpandSha256(prk, info, length)
+  const fast = algorithm === "sha256" ? wasmHkdfExpandSha256(prk, info, length) : undefined
+  if (fast !== undefined) return fast
   // RFC 5869 §2.3: T(i) = HMAC(PRK, T(i-1) || info || i), T(0) empty. node's
   // hkdfSync always extracts first, so expand is done here. Every TLS 1.3 and
   // QUIC label needs one block.

@@ -92,20 +92,15 @@ export const wasmHmacSha256 = (key: Uint8Array, data: Uint8Array): Uint8Array =>
 }
 
 /**
- * SHA-256 over data given piece by piece. Its state lives here and is
- * written into the module for each compression, so any number of these may
- * be in use at once (a transcript per connection). Bytes wait until a digest
- * or until `PENDING_LIMIT` of them have come: a TLS message is hashed by one
- * call, not one per message.
- */
-/**
  * RFC 5869 §2.3 HKDF-Expand with HMAC-SHA-256: T(i) = HMAC(PRK, T(i-1) ||
  * info || i). Each block's input is laid out in the module's memory, T(i-1)
  * taken from where the previous HMAC left it, so a TLS or QUIC label (one
- * block) costs one HMAC and one copy out. The caller checked `length`.
+ * block) costs one HMAC and one copy out. The caller checked `length`;
+ * undefined for a PRK longer than a block or an info beyond the IO area
+ * (never in TLS or QUIC), which the caller expands by HMACs.
  */
-export const wasmHkdfExpandSha256 = (prk: Uint8Array, info: Uint8Array, length: number): Uint8Array => {
-  if (prk.length > BLOCK_LENGTH || info.length + DIGEST_LENGTH + 1 > IO_LENGTH) return hkdfExpandInPieces(prk, info, length)
+export const wasmHkdfExpandSha256 = (prk: Uint8Array, info: Uint8Array, length: number): Uint8Array | undefined => {
+  if (prk.length > BLOCK_LENGTH || info.length + DIGEST_LENGTH + 1 > IO_LENGTH) return undefined
   const { exports, memory } = instance()
   prepareKey(exports, memory, prk)
   if (length <= DIGEST_LENGTH) {
@@ -153,23 +148,13 @@ const prepareKey = (exports: Exports, memory: Uint8Array, key: Uint8Array): void
   preparedLength = key.length
 }
 
-/** HKDF-Expand from {@link wasmHmacSha256} calls, for a PRK longer than a block or an info beyond the module's IO area. */
-const hkdfExpandInPieces = (prk: Uint8Array, info: Uint8Array, length: number): Uint8Array => {
-  const okm = new Uint8Array(length)
-  const input = new Uint8Array(DIGEST_LENGTH + info.length + 1)
-  input.set(info, DIGEST_LENGTH)
-  let previous = 0
-  for (let offset = 0, i = 1; offset < length; i++) {
-    input[DIGEST_LENGTH + info.length] = i
-    const t = wasmHmacSha256(prk, input.subarray(DIGEST_LENGTH - previous))
-    okm.set(t.subarray(0, Math.min(DIGEST_LENGTH, length - offset)), offset)
-    input.set(t, 0)
-    previous = DIGEST_LENGTH
-    offset += DIGEST_LENGTH
-  }
-  return okm
-}
-
+/**
+ * SHA-256 over data given piece by piece. Its state lives here and is
+ * written into the module for each compression, so any number of these may
+ * be in use at once (a transcript per connection). Bytes wait until a digest
+ * or until `PENDING_LIMIT` of them have come: a TLS message is hashed by one
+ * call, not one per message.
+ */
 class RunningSha256 implements RunningHash {
   constructor(
     /** The module's H after `compressed` bytes. */
