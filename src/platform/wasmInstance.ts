@@ -2,6 +2,7 @@
  * Instantiates the embedded WebAssembly modules of ./wasm/ (base64 text, so
  * the library ships no binary file and needs no loader).
  */
+import { Buffer } from "node:buffer"
 
 /** The part of the WebAssembly JS API used here (ES2022's lib does not declare it). */
 interface WebAssemblyApi {
@@ -26,7 +27,8 @@ export const lazyInstance = <Exports extends { readonly memory: { readonly buffe
   let shared: WasmInstance<Exports> | undefined
   return () => {
     if (shared === undefined) {
-      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))
+      // Node's decoder: `Uint8Array.from(atob(…), mapping)` took 0.56 ms for the 4.7 KB module, on the first handshake.
+      const bytes = Buffer.from(base64, "base64")
       const wasm = (globalThis as unknown as { readonly WebAssembly: WebAssemblyApi }).WebAssembly
       const exports = new wasm.Instance(new wasm.Module(bytes)).exports as Exports
       shared = { exports, memory: new Uint8Array(exports.memory.buffer) }
