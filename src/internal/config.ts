@@ -128,6 +128,8 @@ export interface ClientConfig extends CryptoConfig {
   readonly clientCertificate?: { readonly chain: ReadonlyArray<Uint8Array>; readonly key: PrivateKey } | undefined
   /** Tickets from earlier connections; resumption is attempted when one is present. */
   readonly ticketStore?: TicketStore | undefined
+  /** Default true. False: no tickets are asked for, kept or offered (`ticketStore` is not used). */
+  readonly resumption?: boolean | undefined
   /** Send 0-RTT data when a ticket allows it. */
   readonly earlyData: boolean
   /** The QUIC version to start with; the other supported one is accepted by compatible negotiation. */

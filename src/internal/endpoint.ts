@@ -22,7 +22,7 @@ import type { ReadChunk, ReadInto } from "./stream/streams.js"
 import type { ReadError, WriteError } from "./stream/events.js"
 import { TlsClient } from "./tls/client.js"
 import { TlsServer } from "./tls/server.js"
-import { MemoryTicketStore, TicketSealer, UsedTickets } from "./tls/ticket.js"
+import { MemoryTicketStore, TicketSealer, type TicketStore, UsedTickets } from "./tls/ticket.js"
 
 /**
  * The sans-IO QUIC endpoint (ARCHITECTURE.md §1): demultiplexes datagrams to
@@ -114,7 +114,8 @@ export class QuicEndpoint {
   private readonly tokenSealer: TokenSealer | undefined
   private readonly ticketSealer: TicketSealer | undefined
   private readonly usedTickets = new UsedTickets(100_000)
-  private readonly ticketStore
+  /** Undefined for a client without resumption. */
+  private readonly ticketStore: TicketStore | undefined
   /** Client: the last NEW_TOKEN token of each server, with the version it is good for (RFC 9369 §5). */
   private readonly clientTokens = new Map<string, { readonly token: Uint8Array; readonly version: number }>()
   /** Room for one batch of datagrams (GSO-style), written in place and copied out. */
@@ -162,7 +163,7 @@ export class QuicEndpoint {
         this.ticketSealer = new TicketSealer(backend, ticketKey)
       }
     }
-    this.ticketStore = config.client?.ticketStore ?? new MemoryTicketStore()
+    this.ticketStore = config.client?.resumption === false ? undefined : config.client?.ticketStore ?? new MemoryTicketStore()
     const datagramRoom = Math.max(config.transport.maxUdpPayloadSize, MIN_INITIAL_DATAGRAM)
     this.scratch = new Uint8Array(datagramRoom * Math.max(1, config.maxTransmitDatagrams))
     this.firstSlot = this.scratch.subarray(0, datagramRoom)
@@ -462,7 +463,7 @@ export class QuicEndpoint {
     const configured = versionByNumber(client.version) ??
       { ...QUIC_V1, number: client.version >>> 0, name: `0x${(client.version >>> 0).toString(16)}` }
     const unixMillis = this.config.unixMillis(now)
-    const session = this.ticketStore.take(serverName, unixMillis)
+    const session = this.ticketStore?.take(serverName, unixMillis)
     // RFC 9369 §5: a ticket is good only for the version of the connection it came
     // from (the negotiated one); resuming, we start in that version (as RFC 8446
     // Appendix D.1 has a TLS client resume in the version it negotiated).
@@ -490,7 +491,7 @@ export class QuicEndpoint {
       keyLog: client.keyLog,
       qlog: this.config.qlog,
       onNewToken: (t) => this.clientTokens.set(serverName, { token: t, version: this.connections.get(handle)?.version.number ?? version.number }),
-      onSessionTicket: (ticket) => this.ticketStore.put(ticket),
+      onSessionTicket: (ticket) => this.ticketStore?.put(ticket),
       migrateToPreferredAddress: client.migrateToPreferredAddress,
       rememberedParameters: session !== undefined && client.earlyData ? session.transportParameters : undefined,
       makeTls: (transportParameters) =>
@@ -505,6 +506,7 @@ export class QuicEndpoint {
           verifier: client.verifier,
           clientCertificate: client.clientCertificate,
           session,
+          requestTickets: this.ticketStore !== undefined,
           earlyData: client.earlyData
         })
     })

@@ -3,7 +3,8 @@ import { TransportErrorCode } from "../../src/internal/errors.js"
 import { CompletedClientHandshake, CompletedServerHandshake } from "../../src/internal/tls/completed.js"
 import { AlertDescription } from "../../src/internal/tls/constants.js"
 import { backends } from "../helpers.js"
-import { CLIENT, closedEvents, connect, connectionOf, makeRogueClient, makeTestPair, SERVER } from "../support/kit.js"
+import { CLIENT, closedEvents, connect, connectionOf, decodeWire, KeyLog, makeRogueClient, makeTestPair, SERVER } from "../support/kit.js"
+import { perfectLink } from "../support/link.js"
 
 /**
  * A confirmed server keeps only the outcome of its TLS handshake (its ALPN,
@@ -36,6 +37,23 @@ describe.each(backends)("after the handshake, on the %s backend", (_name, backen
     const again = pair.client.connect(pair.network.now, SERVER, "localhost")
     if (typeof again !== "number") throw new Error(again._tag)
     expect(pair.network.run(() => pair.client.resumed(again), 2_000_000)).toBe(true)
+    expect(closedEvents(pair.network, CLIENT)).toEqual([])
+  })
+
+  it.each([true, false])("with resumption %s, the client asks for tickets only if it keeps them, and the server sends them only then", (resumption) => {
+    const keyLog = new KeyLog()
+    const pair = makeTestPair(backend, perfectLink, { recordWire: true, client: { keyLog: keyLog.log, resumption } })
+    connect(pair)
+    pair.network.run(() => false, 200_000)
+    const { decoded, undecryptable } = decodeWire(backend, pair.network.wire, keyLog)
+    expect(undecryptable).toBe(0)
+    const serverCrypto = decoded.filter((d) => !d.fromClient).flatMap((d) => d.frames.filter((f) => f._tag === "Crypto"))
+    // Two NewSessionTickets (the endpoint's default count) or none.
+    expect(serverCrypto.length > 0).toBe(resumption)
+    const again = pair.client.connect(pair.network.now, SERVER, "localhost")
+    if (typeof again !== "number") throw new Error(again._tag)
+    pair.network.run(() => pair.network.eventsOf(CLIENT).filter((e) => e._tag === "Connected").length === 2, 2_000_000)
+    expect(pair.client.resumed(again)).toBe(resumption)
     expect(closedEvents(pair.network, CLIENT)).toEqual([])
   })
 

@@ -49,6 +49,21 @@ describe.each(backends)("resumption and 0-RTT on the %s backend", (_name, backen
     expect(modes).toEqual([PskKeyExchangeMode.psk_dhe_ke])
   })
 
+  it("a client that keeps no tickets lists no psk mode, and the server issues it none", () => {
+    const client = new TlsClient(clientConfig(backend, { requestTickets: false }))
+    const trace = runHandshake(client, new TlsServer(serverConfig(backend, { tickets: ticketConfig() })), NOW)
+    expect(trace.clientFailure).toBeUndefined()
+    expect(trace.serverFailure).toBeUndefined()
+    const first = trace.client.find((e) => e._tag === "HandshakeData" && e.level === "initial")
+    if (first?._tag !== "HandshakeData") throw new Error("no ClientHello")
+    const hello = decodeClientHello(first.data.subarray(4))
+    if ("_tag" in hello) throw new Error(hello.reason)
+    expect(findExtension(hello.extensions, ExtensionType.psk_key_exchange_modes)).toBeUndefined()
+    // Nothing at the application level: a NewSessionTicket is the only handshake message sent there.
+    expect(trace.server.filter((e) => e._tag === "HandshakeData" && e.level === "application")).toEqual([])
+    expect(ticketsOf(trace.client)).toEqual([])
+  })
+
   it("issues tickets after the handshake with the QUIC max_early_data_size", () => {
     const tickets = firstConnection(ticketConfig())
     expect(tickets).toHaveLength(2)

@@ -11,7 +11,6 @@ import { tlsAlert } from "../tls/alert.js"
 import { insecureVerifier, webPkiVerifier } from "../tls/certificates.js"
 import { AlertDescription } from "../tls/constants.js"
 import type { CertificateVerifier } from "../tls/session.js"
-import type { TicketStore } from "../tls/ticket.js"
 import { type Certificate, parseCertificatePem } from "../x509/certificate.js"
 import { isX509Error } from "../x509/der.js"
 import { parsePrivateKeyPem } from "../x509/keys.js"
@@ -84,9 +83,6 @@ const transport = (t: QuicConfig.TransportConfig): Core.TransportConfig => ({
   activeConnectionIdLimit: t.activeConnectionIdLimit
 })
 
-/** A client without resumption keeps no tickets. */
-const forgetTickets: TicketStore = { take: () => undefined, put: () => undefined }
-
 /** Decodes user configuration and turns it into the core's, reading and parsing certificates and keys. */
 export const resolveConfig = (
   input: QuicConfig.EndpointConfigInput,
@@ -151,7 +147,7 @@ export const resolveConfig = (
         verifier,
         clientCertificate,
         earlyData: c.earlyData,
-        ticketStore: c.resumption ? undefined : forgetTickets,
+        resumption: c.resumption,
         version: versionNumbers[c.version],
         migrateToPreferredAddress: c.migrateToPreferredAddress
       }

@@ -76,6 +76,11 @@ export interface TlsClientConfig extends TlsCommonConfig {
   readonly clientCertificate?: CertifiedKey | undefined
   /** A ticket from an earlier connection to resume with. */
   readonly session?: SessionTicket | undefined
+  /**
+   * Whether this client keeps tickets (default true). One that keeps none
+   * does not ask for them: see `baseExtensions`.
+   */
+  readonly requestTickets?: boolean | undefined
   /** Send 0-RTT data when the session allows it. */
   readonly earlyData?: boolean | undefined
 }
@@ -173,9 +178,13 @@ export class TlsClient extends TlsSession {
       { type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(c.alpn) },
       { type: ExtensionType.quic_transport_parameters, data: c.transportParameters }
     )
-    // RFC 8446 §4.2.9: sent in every hello, not only with a PSK, because servers
-    // (Go's among them) issue usable tickets only to clients that list a mode.
-    extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: encodePskModes([PskKeyExchangeMode.psk_dhe_ke]) })
+    // RFC 8446 §4.2.9: sent whenever tickets are wanted, not only with a PSK,
+    // because servers (Go's among them) issue usable tickets only to clients
+    // that list a mode; left out by a client that keeps no tickets, so that
+    // servers (Go's, ours) spend no work on tickets for it.
+    if (c.requestTickets !== false || c.session !== undefined) {
+      extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: encodePskModes([PskKeyExchangeMode.psk_dhe_ke]) })
+    }
     return extensions
   }
 

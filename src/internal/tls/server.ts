@@ -136,6 +136,8 @@ export class TlsServer extends TlsSession {
   private clientHandshakeSecret: Uint8Array | undefined
   private clientApplicationSecret: Uint8Array | undefined
   private clientKeyPending = false
+  /** The ClientHello listed psk_dhe_ke: tickets are issued after the handshake. */
+  private clientTakesTickets = false
   private clientCertificateKey: ReturnType<typeof leafPublicKey>
   /** The server name the client asked for (SNI), if any. */
   serverName: string | undefined
@@ -238,9 +240,16 @@ export class TlsServer extends TlsSession {
       this.serverName = name
     }
 
+    const modesData = ext(ExtensionType.psk_key_exchange_modes)
+    const modes = modesData === undefined ? undefined : decodePskModes(modesData)
+    if (isTlsAlert(modes)) return modes
+    // RFC 8446 §4.2.9: our tickets resume only with psk_dhe_ke, so a client
+    // that does not list it could use none of them and gets none (as from Go's
+    // server): no ticket sealed, sent and parsed for nothing.
+    this.clientTakesTickets = modes?.includes(PskKeyExchangeMode.psk_dhe_ke) === true
     // Tickets are opened before any version switch below: a ticket is good only
     // for the version the client started in (RFC 9369 §5).
-    const psk = this.choosePsk(hello, message.raw, suite, unixMillis)
+    const psk = this.choosePsk(hello, modes, message.raw, suite, unixMillis)
     if (isTlsAlert(psk)) return psk
     if (psk === undefined && ext(ExtensionType.signature_algorithms) === undefined) return missingExtension("signature_algorithms")
 
@@ -318,15 +327,18 @@ export class TlsServer extends TlsSession {
    * matches and which has not expired; its binder must verify. Tickets we
    * cannot use are ignored (a full handshake follows).
    */
-  private choosePsk(hello: ClientHello, raw: Uint8Array, suite: CipherSuite, unixMillis: number): PskChoice | undefined | TlsAlert {
+  private choosePsk(
+    hello: ClientHello,
+    modes: ReadonlyArray<number> | undefined,
+    raw: Uint8Array,
+    suite: CipherSuite,
+    unixMillis: number
+  ): PskChoice | undefined | TlsAlert {
     const tickets = this.config.tickets
     const pskData = findExtension(hello.extensions, ExtensionType.pre_shared_key)
     if (pskData === undefined) return undefined
-    const modesData = findExtension(hello.extensions, ExtensionType.psk_key_exchange_modes)
     // RFC 8446 §4.2.9: a client offering a PSK must say how it may be used.
-    if (modesData === undefined) return missingExtension("psk_key_exchange_modes")
-    const modes = decodePskModes(modesData)
-    if (isTlsAlert(modes)) return modes
+    if (modes === undefined) return missingExtension("psk_key_exchange_modes")
     const offer: OfferedPsks | TlsAlert = decodeOfferedPsks(pskData)
     if (isTlsAlert(offer)) return offer
     if (tickets === undefined || !modes.includes(PskKeyExchangeMode.psk_dhe_ke)) return undefined
@@ -493,16 +505,17 @@ export class TlsServer extends TlsSession {
     this.emit({ _tag: "HandshakeComplete" })
     const drained = this.levelDrained("handshake")
     if (drained !== undefined) return drained
-    this.issueTickets(schedule.resumptionMasterSecret(this.transcript.hash(backend, suite.hash)), unixMillis)
+    this.issueTickets(unixMillis)
     return undefined
   }
 
   /** RFC 8446 §4.6.1: NewSessionTicket messages, sent at the application level once the handshake completes. */
-  private issueTickets(resumptionMasterSecret: Uint8Array, unixMillis: number): void {
+  private issueTickets(unixMillis: number): void {
     const tickets = this.config.tickets
-    if (tickets === undefined || tickets.count <= 0) return
+    if (tickets === undefined || tickets.count <= 0 || !this.clientTakesTickets) return
     const backend = this.config.backend
     const suite = this.suite!
+    const resumptionMasterSecret = this.schedule!.resumptionMasterSecret(this.transcript.hash(backend, suite.hash))
     const lifetime = Math.min(tickets.lifetime, MAX_TICKET_LIFETIME_SECONDS)
     for (let i = 0; i < tickets.count; i++) {
       const nonce = new Uint8Array([i])
