@@ -134,8 +134,12 @@ class DriverStream implements QuicStream.QuicStream {
         }
         return Effect.void
       }
-      // An interrupted write leaves the stream with part of the bytes: closing its scope resets it.
-      return step().pipe(Effect.onInterrupt(() => Effect.sync(() => void (this.writeInterrupted = true))))
+      const next = step()
+      // Only a write that waits can be interrupted with part of its bytes
+      // sent; closing its scope then resets the stream. A write taken whole
+      // has nothing to undo (and skips the interruption bookkeeping, several
+      // fiber operations per write).
+      return next === Effect.void ? next : next.pipe(Effect.onInterrupt(() => Effect.sync(() => void (this.writeInterrupted = true))))
     })
 
   readonly writeAll = (chunks: Iterable<Uint8Array>): Effect.Effect<void, QuicStreamError> =>
