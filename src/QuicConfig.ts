@@ -265,7 +265,11 @@ export const ClientConfig = Schema.Struct({
   /** Client certificate for mutual TLS. */
   certificate: Schema.optional(Schema.String),
   privateKey: Schema.optional(Schema.String),
-  /** Keep the server's session tickets and resume with them (RFC 8446 §2.2); false makes every handshake a full one. */
+  /**
+   * Keep the server's session tickets and resume with them (RFC 8446 §2.2);
+   * false makes every handshake a full one, and the client then asks for no
+   * tickets (no psk_key_exchange_modes), so servers issue none.
+   */
   resumption: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** Send 0-RTT data when resuming with a ticket that allows it. */
   earlyData: Schema.optionalWith(Schema.Boolean, { default: () => false }),
