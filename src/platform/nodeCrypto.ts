@@ -106,10 +106,10 @@ const makeAead = (algorithm: AeadAlgorithm, key: Uint8Array): Aead => {
 const makeHeaderProtection = (algorithm: HeaderProtectionAlgorithm, key: Uint8Array): HeaderProtection => {
   if (algorithm === "chacha20") return makeWasmChaCha20HeaderProtection(key)
   checkKeyLength(algorithm, key, HP_KEY_LENGTH[algorithm])
-  const keyObject = createSecretKey(key)
   // RFC 9001 §5.4.3: mask = AES-ECB(hp_key, sample)[0..5]. ECB has no chaining
-  // state, so one cipher serves every sample.
-  const ecb = createCipheriv(algorithm === "aes-128" ? "aes-128-ecb" : "aes-256-ecb", keyObject, null)
+  // state, so one cipher serves every sample. OpenSSL copies the key bytes into
+  // the cipher when it is made (a KeyObject would be made and dropped for this one use).
+  const ecb = createCipheriv(algorithm === "aes-128" ? "aes-128-ecb" : "aes-256-ecb", key, null)
   ecb.setAutoPadding(false)
   return {
     mask(sample, mask) {

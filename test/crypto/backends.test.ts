@@ -429,6 +429,18 @@ describe.each(backends)("$name backend", (backend) => {
     it("rejects keys of the wrong length", () => {
       expect(() => backend.createHeaderProtection(algorithm, new Uint8Array(keyLength - 1))).toThrow()
     })
+
+    it("keeps its own copy of the key", () => {
+      const key = Uint8Array.from({ length: keyLength }, (_, i) => i + 1)
+      const sample = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i)
+      const expected = new Uint8Array(5)
+      backend.createHeaderProtection(algorithm, key.slice()).mask(sample, expected)
+      const hp = backend.createHeaderProtection(algorithm, key)
+      key.fill(0)
+      const mask = new Uint8Array(5)
+      hp.mask(sample, mask)
+      expect(toHex(mask)).toBe(toHex(expected))
+    })
   })
 
   it("randomBytes fills the buffer", () => {
