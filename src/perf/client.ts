@@ -59,10 +59,11 @@ const nowMillis = Clock.currentTimeNanos.pipe(Effect.map((n) => Number(n) / 1e6)
 const transferFailed = (message: string) => new PerfError({ reason: "Transfer", message })
 
 /** One perf request on its own stream: header, upload, FIN, then the whole answer. */
-const request = (connection: Connection, options: ClientOptions, progress: Progress) =>
+/** One request; `header`, the encoded request, is made once for all of a run's requests. */
+const request = (connection: Connection, options: ClientOptions, progress: Progress, header = encodeRequest(options.download)) =>
   Effect.scoped(Effect.gen(function*() {
     const stream = yield* connection.openBi
-    yield* stream.write(encodeRequest(options.download))
+    yield* stream.write(header)
     for (let left = options.upload; left > 0; left -= ZERO_CHUNK.length) {
       const chunk = left >= ZERO_CHUNK.length ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, left)
       yield* stream.write(chunk)
@@ -108,11 +109,12 @@ const runRequests = (connection: Connection, options: ClientOptions, progress: P
     const deadline = options.durationSeconds === undefined ? undefined : (yield* nowMillis) + options.durationSeconds * 1000
     let started = 0
     let running = true
+    const header = encodeRequest(options.download)
     const worker = Effect.whileLoop({
       while: () => running && (deadline !== undefined || started < options.streams),
       body: () => {
         started++
-        const one = request(connection, options, progress)
+        const one = request(connection, options, progress, header)
         return deadline === undefined ? one : one.pipe(Effect.zipRight(nowMillis), Effect.map((now) => void (running = now < deadline)))
       },
       step: () => undefined
