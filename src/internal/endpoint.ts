@@ -132,7 +132,13 @@ export class QuicEndpoint {
   private nextHandle = 1
   private batchDepth = 0
   private resetBudget = STATELESS_RESETS_PER_SECOND
-  private resetBudgetAt = 0
+  /**
+   * When the budget was last refilled (a time, µs). It starts as a double, as
+   * every later value is: a field first holding a small integer changes its
+   * storage when the first reset is sent, and code optimized for the old
+   * layout of the endpoint is thrown away mid-run (seen: 20 functions).
+   */
+  private resetBudgetAt = Number.NEGATIVE_INFINITY
   /**
    * Connections that may have something to send: marked by every input,
    * timer and application call, unmarked when they have nothing. Insertion

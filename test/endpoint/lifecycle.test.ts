@@ -355,6 +355,26 @@ describe("stateless reset (RFC 9000 §10.3)", () => {
     expect(network.run(() => network.wire.some((o) => o.at > last), 10_000_000)).toBe(false)
   })
 
+  it("stateless resets are limited to 100 a second, from the very first (§10.3: an endpoint MAY rate-limit them)", () => {
+    const { network, server } = makePair(backend)
+    network.recordWire = true
+    const unroutable = new Uint8Array(60).fill(5)
+    unroutable[0] = 0x45
+    const burst = () => {
+      const before = network.wire.length
+      for (let i = 0; i < 150; i++) {
+        server.handleDatagram(network.now, unroutable, CLIENT)
+        network.pump(server)
+      }
+      return network.wire.length - before
+    }
+    expect(burst()).toBe(100)
+    network.now += 999_999
+    expect(burst()).toBe(0)
+    network.now += 1
+    expect(burst()).toBe(100)
+  })
+
   it("a stateless reset is never sent in answer to a datagram of 21 bytes or less (§10.3.3)", () => {
     const { network, server } = makePair(backend)
     network.recordWire = true
