@@ -58,8 +58,10 @@ const nowMillis = Clock.currentTimeNanos.pipe(Effect.map((n) => Number(n) / 1e6)
 
 const transferFailed = (message: string) => new PerfError({ reason: "Transfer", message })
 
-/** One perf request on its own stream: header, upload, FIN, then the whole answer. */
-/** One request; `header`, the encoded request, is made once for all of a run's requests. */
+/**
+ * One perf request on its own stream: header, upload, FIN, then the whole
+ * answer. `header`, the encoded request, is made once for a run's requests.
+ */
 const request = (connection: Connection, options: ClientOptions, progress: Progress, header = encodeRequest(options.download)) =>
   Effect.scoped(Effect.gen(function*() {
     const stream = yield* connection.openBi

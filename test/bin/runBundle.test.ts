@@ -94,27 +94,31 @@ describe("runBundle", () => {
     expect(cached.report.marker).toBe("first")
   }, 60_000)
 
-  it("ignores a cache made from other code of the same length, which V8 alone would accept", () => {
+  /** Writes the bundle's cache, lets `spoil` change something, then runs the bundle again. */
+  const rerunAfter = (spoil: () => void, options: Parameters<typeof run>[1] = {}): Run => {
     runReporting(bundle, { write: true })
-    const changed = bundleSource("other")
-    expect(changed.length).toBe(bundleSource("first").length)
-    fs.writeFileSync(bundle, changed)
-    const after = runReporting(bundle)
+    spoil()
+    return runReporting(bundle, options)
+  }
+
+  it("ignores a cache made from other code of the same length, which V8 alone would accept", () => {
+    const after = rerunAfter(() => {
+      const changed = bundleSource("other")
+      expect(changed.length).toBe(bundleSource("first").length)
+      fs.writeFileSync(bundle, changed)
+    })
     expect(after.use).toBe("stale")
     expect(after.report.marker).toBe("other")
   }, 60_000)
 
   it("falls back to compiling when V8 refuses the cache (other V8 flags)", () => {
-    runReporting(bundle, { write: true })
-    const other = runReporting(bundle, { nodeArgs: ["--no-lazy-feedback-allocation"] })
+    const other = rerunAfter(() => {}, { nodeArgs: ["--no-lazy-feedback-allocation"] })
     expect(other.use).toBe("rejected")
     expect(other.report.marker).toBe("first")
   }, 60_000)
 
   it("ignores a truncated cache file", () => {
-    runReporting(bundle, { write: true })
-    fs.writeFileSync(cachePath(bundle), fs.readFileSync(cachePath(bundle)).subarray(0, 20))
-    const after = runReporting(bundle)
+    const after = rerunAfter(() => fs.writeFileSync(cachePath(bundle), fs.readFileSync(cachePath(bundle)).subarray(0, 20)))
     expect(after.use).toBe("stale")
     expect(after.report.marker).toBe("first")
   }, 60_000)

@@ -31,17 +31,7 @@ export const bytes = (length: number, seed: number): Uint8Array => {
   return out
 }
 
-export const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let length = 0
-  for (const c of chunks) length += c.length
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
-}
+export { concatBytes as concat } from "../../src/internal/codec/bytes.js"
 
 export const expectError = (result: unknown, code: number, frameType?: number): void => {
   expect(isTransportError(result), `expected a TransportError, got ${JSON.stringify(result)}`).toBe(true)

@@ -6,6 +6,19 @@ export const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   return true
 }
 
+/** `parts` one after another, in a new array. */
+export const concatBytes = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  let length = 0
+  for (const part of parts) length += part.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
+
 /** The bytes of an ASCII (or Latin-1) string: protocol labels, ALPN ids, host names. */
 export const latin1Bytes = (text: string): Uint8Array => {
   const out = new Uint8Array(text.length)

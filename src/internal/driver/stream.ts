@@ -8,6 +8,7 @@ import {
   StreamTooLongError
 } from "../../QuicError.js"
 import type * as QuicStream from "../../Stream.js"
+import { concatBytes } from "../codec/bytes.js"
 import type { ConnectionSignals, Driver, StreamSignals } from "./driver.js"
 
 /** Ids: bit 0 says who opened the stream, bit 1 whether it is unidirectional (RFC 9000 §2.1). */
@@ -87,13 +88,7 @@ class DriverStream implements QuicStream.QuicStream {
         if (total > maxBytes) return yield* Effect.fail(new StreamTooLongError({ maxBytes }))
         chunks.push(chunk.value)
       }
-      const out = new Uint8Array(total)
-      let at = 0
-      for (const c of chunks) {
-        out.set(c, at)
-        at += c.length
-      }
-      return out
+      return concatBytes(chunks)
     })
   }
 

@@ -8,16 +8,9 @@
  * It throws on nonsensical input (programming errors, never peer input) and
  * makes no effort to be fast: nothing here is on a packet path.
  */
+import { concatBytes } from "../codec/bytes.js"
 
-export const concat = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
+export const concat = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => concatBytes(parts)
 
 /** The definite-length encoding in its shortest form (X.690 §10.1). */
 export const encodeLength = (length: number): Uint8Array => {
