@@ -1,4 +1,4 @@
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Option, ParseResult, Schema } from "effect"
 import * as QuicConfig from "../../QuicConfig.js"
 import { ConfigError } from "../../QuicError.js"
