@@ -1,5 +1,5 @@
 import { it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, TestClock, Tracer } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, TestClock, Tracer } from "effect"
 import { expect } from "vitest"
 import { envWith, echoServer } from "./drive.js"
 import { CLIENT, clientConfig, endpointAt, NOW, SERVER, serverConfig } from "./support.js"
@@ -121,5 +121,16 @@ it.layer(env)("tracing spans", (it) => {
         "quic.cipher": expect.stringMatching(/^TLS_/)
       })
       expect(spans[0]!.exit !== undefined && Exit.isSuccess(spans[0]!.exit)).toBe(true)
+    }))
+
+  it.scoped("connect on an endpoint with no client configuration ends the span it began, with the failure", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      yield* TestClock.setTime(NOW)
+      const server = yield* endpointAt(SERVER, serverConfig())
+      const exit = yield* Effect.scoped(server.connect(CLIENT, { serverName: "localhost" })).pipe(Effect.withTracer(tracer), Effect.exit)
+      expect(Exit.isFailure(exit) && Cause.failureOption(exit.cause).pipe(Option.map((e) => e._tag), Option.getOrUndefined)).toBe("EndpointRoleError")
+      expect(spans.map((s) => s.name)).toEqual(["quic.connection"])
+      expect(spans[0]!.exit !== undefined && Exit.isFailure(spans[0]!.exit)).toBe(true)
     }))
 })

@@ -1,4 +1,4 @@
-import { Effect, Scope } from "effect"
+import { Effect, type Exit, Scope } from "effect"
 
 /**
  * Effect.acquireRelease without its FiberRefs bookkeeping. Effect's
@@ -9,12 +9,14 @@ import { Effect, Scope } from "effect"
  * read no FiberRef.
  *
  * `acquire` runs uninterruptibly, so what it acquires always has its release
- * in the scope; it may hand `restore` a wait that holds nothing yet, which
+ * in the scope, which gets the scope's exit; it may hand `restore` a wait that holds nothing yet, which
  * then can be interrupted (Effect.uninterruptibleMask).
  */
 export const acquireInScope = <A, E, R>(
   acquire: (restore: <X, EX, RX>(wait: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>) => Effect.Effect<A, E, R>,
-  release: (a: A) => Effect.Effect<void>
+  release: (a: A, exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
 ): Effect.Effect<A, E, R | Scope.Scope> =>
   Effect.flatMap(Effect.scope, (scope) =>
-    Effect.uninterruptibleMask((restore) => Effect.tap(acquire(restore), (a) => Scope.addFinalizer(scope, release(a)))))
+    Effect.uninterruptibleMask((restore) =>
+      Effect.tap(acquire(restore), (a) => Scope.addFinalizerExit(scope, (exit) => release(a, exit)))
+    ))
