@@ -1,5 +1,5 @@
 import { it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Option, TestClock, Tracer } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Stream, TestClock, Tracer } from "effect"
 import { expect } from "vitest"
 import { envWith, echoServer } from "./drive.js"
 import { CLIENT, clientConfig, endpointAt, NOW, SERVER, serverConfig } from "./support.js"
@@ -132,5 +132,53 @@ it.layer(env)("tracing spans", (it) => {
       expect(Exit.isFailure(exit) && Cause.failureOption(exit.cause).pipe(Option.map((e) => e._tag), Option.getOrUndefined)).toBe("EndpointRoleError")
       expect(spans.map((s) => s.name)).toEqual(["quic.connection"])
       expect(spans[0]!.exit !== undefined && Exit.isFailure(spans[0]!.exit)).toBe(true)
+    }))
+
+  it.scoped("connections from incoming have spans too, ended when they close: clean with code 0, failed with another", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      yield* TestClock.setTime(NOW)
+      const server = yield* endpointAt(SERVER, serverConfig())
+      yield* server.incoming.pipe(Stream.runDrain, Effect.withTracer(tracer), Effect.forkScoped)
+      const client = yield* endpointAt(CLIENT, clientConfig())
+      // Open for a while first, so that the server has taken each connection before it closes.
+      const closeWith = (code: number) =>
+        Effect.scoped(Effect.flatMap(client.connect(SERVER, { serverName: "localhost" }), (connection) =>
+          Effect.zipRight(Effect.sleep("100 millis"), connection.close(code, "done"))))
+      const fiber = yield* Effect.fork(Effect.zipRight(closeWith(0), closeWith(7)))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      yield* TestClock.adjust("1 second")
+      expect(spans.map((s) => s.name)).toEqual(["quic.connection", "quic.connection"])
+      for (const span of spans) {
+        expect(Object.fromEntries(span.attributes)).toEqual({
+          "quic.side": "server",
+          "quic.peer": `${CLIENT.address}:${CLIENT.port}`,
+          "quic.alpn": "echo",
+          "quic.cipher": expect.stringMatching(/^TLS_/)
+        })
+      }
+      expect(spans[0]!.exit !== undefined && Exit.isSuccess(spans[0]!.exit)).toBe(true)
+      const failed = spans[1]!.exit
+      expect(failed !== undefined && Exit.isFailure(failed) && Cause.failureOption(failed.cause).pipe(Option.getOrUndefined)).toEqual({
+        _tag: "ApplicationClosed",
+        code: 7n,
+        reason: "done"
+      })
+    }))
+
+  it.scoped("a connection taken from incoming after it closed gets a span that has already ended", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      yield* TestClock.setTime(NOW)
+      const server = yield* endpointAt(SERVER, serverConfig())
+      const client = yield* endpointAt(CLIENT, clientConfig())
+      const fiber = yield* Effect.fork(Effect.scoped(client.connect(SERVER, { serverName: "localhost" })))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      const taken = yield* server.incoming.pipe(Stream.take(1), Stream.runCollect, Effect.withTracer(tracer))
+      expect(taken.length).toBe(1)
+      expect(spans.map((s) => s.name)).toEqual(["quic.connection"])
+      expect(spans[0]!.exit !== undefined && Exit.isSuccess(spans[0]!.exit)).toBe(true)
     }))
 })

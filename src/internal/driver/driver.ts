@@ -11,7 +11,8 @@ import {
   Queue,
   Runtime,
   type Scope,
-  Stream
+  Stream,
+  type Tracer
 } from "effect"
 import type { ConnectionClosedError } from "../../QuicError.js"
 import type { OutgoingDatagrams, UdpSocketService } from "../../UdpSocket.js"
@@ -137,6 +138,11 @@ export class ConnectionSignals {
   /** The error every waiter sees once `closeReason` is set (made at first need). */
   closedError: ConnectionClosedError | undefined
   zeroRttRejected = false
+  /**
+   * The tracing span of a connection from `Endpoint.incoming`, which has no
+   * scope to end it: it ends when the connection closes ({@link Driver.traceUntilClosed}).
+   */
+  span: Tracer.Span | undefined
 
   constructor(
     readonly handle: number,
@@ -197,6 +203,23 @@ export class ConnectionSignals {
 }
 
 export const isEnd = (value: unknown): value is End => value === END
+
+/**
+ * How a connection's close reads as the end of its span: a success when
+ * either side closed with code 0 (NO_ERROR, RFC 9000 §20.1, or the
+ * application's 0), a failure carrying the reason otherwise.
+ */
+const closeExit = (reason: CloseReason): Exit.Exit<void, CloseReason> => {
+  switch (reason._tag) {
+    case "LocallyClosed":
+    case "ApplicationClosed":
+      return reason.code === 0n ? Exit.void : Exit.fail(reason)
+    case "TransportError":
+      return reason.code === 0 ? Exit.void : Exit.fail(reason)
+    default:
+      return Exit.fail(reason)
+  }
+}
 
 /** Pump rounds (each: pending datagrams, due timers, events, sends) before the driver lets others run. */
 const MAX_PUMP_ROUNDS = 16
@@ -620,9 +643,17 @@ export class Driver {
     c.publish(event)
   }
 
+  /** Ends `span` when the connection closes, or now if it has closed already. */
+  traceUntilClosed(c: ConnectionSignals, span: Tracer.Span): void {
+    if (c.closeReason === undefined) c.span = span
+    else span.end(this.clock.unsafeCurrentTimeNanos(), closeExit(c.closeReason))
+  }
+
   private onClosed(c: ConnectionSignals, reason: CloseReason): void {
     if (c.closeReason !== undefined) return
     c.closeReason = reason
+    c.span?.end(this.clock.unsafeCurrentTimeNanos(), closeExit(reason))
+    c.span = undefined
     c.handshake.done(Exit.fail(reason))
     c.closed.done(Exit.succeed(reason))
     this.publish(c, { _tag: "Closed", reason })

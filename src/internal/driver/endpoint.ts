@@ -97,7 +97,8 @@ export const make = (
 
     /**
      * One span per connection, from `connect` (or `accept`) until its scope
-     * closes, with the peer, ALPN and cipher as attributes. A client's also
+     * closes (one from `incoming`, which has no scope: until it closes), with
+     * the peer, ALPN and cipher as attributes. A client's also
      * carries the server name and marks the end of the handshake with an
      * event, so one span tells both how long the handshake took and how long
      * the connection lived. It ends in the connection's own finalizer, after
@@ -188,7 +189,13 @@ export const make = (
         Effect.mapError(Option.some),
         Effect.flatMap(Option.match({
           onNone: () => Effect.fail(Option.none()),
-          onSome: (signals) => Effect.succeed(makeConnection(driver, signals, "server"))
+          onSome: (signals) =>
+            Effect.map(connectionSpan("server", endpoint.remoteAddress(signals.handle)), (span) => {
+              const connection = makeConnection(driver, signals, "server")
+              describeNegotiated(span, connection.id)
+              driver.traceUntilClosed(signals, span)
+              return connection
+            })
         }))
       )
     )
