@@ -96,15 +96,15 @@ export const make = (
     yield* Effect.addFinalizer(() => driver.shutdown())
 
     /**
-     * One span per connection, from `connect` (or `accept`) until its scope
-     * closes (one from `incoming`, which has no scope: until it closes), with
-     * the peer, ALPN and cipher as attributes. A client's also
-     * carries the server name and marks the end of the handshake with an
-     * event, so one span tells both how long the handshake took and how long
-     * the connection lived. It ends in the connection's own finalizer, after
-     * the close: a second span around `connect` (Effect.withSpan) and a
-     * finalizer of its own (Effect.makeSpanScoped) cost half of a connect's
-     * Effect operations.
+     * One span per connection, with the peer, ALPN and cipher as attributes:
+     * from `connect` or `accept` until the connection's scope closes, or from
+     * `incoming`, which gives no scope, until the connection closes. A
+     * client's also carries the server name and marks the end of the
+     * handshake with an event, so one span tells both how long the handshake
+     * took and how long the connection lived. A scoped one ends in the
+     * connection's own finalizer, after the close: a second span around
+     * `connect` (Effect.withSpan) and a finalizer of its own
+     * (Effect.makeSpanScoped) cost half of a connect's Effect operations.
      */
     const connectionSpan = (side: "client" | "server", peer: SocketAddress | undefined, serverName?: string) =>
       Effect.makeSpan("quic.connection", {
