@@ -9,8 +9,9 @@ import { Effect, type Exit, Scope } from "effect"
  * read no FiberRef.
  *
  * `acquire` runs uninterruptibly, so what it acquires always has its release
- * in the scope, which gets the scope's exit; it may hand `restore` a wait that holds nothing yet, which
- * then can be interrupted (Effect.uninterruptibleMask).
+ * (given the scope's exit) in the scope; it may hand `restore` a wait that
+ * holds nothing yet, which then can be interrupted
+ * (Effect.uninterruptibleMask).
  */
 export const acquireInScope = <A, E, R>(
   acquire: (restore: <X, EX, RX>(wait: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>) => Effect.Effect<A, E, R>,
