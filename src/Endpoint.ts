@@ -104,10 +104,12 @@ export const Endpoint: Context.Tag<Endpoint, Endpoint> = Context.GenericTag<Endp
  * receives on all of them and sends each connection's packets from the
  * address its client validated.
  *
- * Each connection is one tracing span, `quic.connection`, under the span
- * current where it is made (`connect`, `accept`, or pulling from
- * `incoming`), until its scope closes (`incoming`: until the connection
- * closes, a failure unless closed with code 0). Attributes: `quic.side`,
+ * With a tracer installed (`Layer.setTracer`, `Effect.withTracer`, an
+ * OpenTelemetry layer), each connection is one tracing span,
+ * `quic.connection`, under the span current where it is made (`connect`,
+ * `accept`, or pulling from `incoming`), until its scope closes
+ * (`incoming`: until the connection closes, a failure unless closed with
+ * code 0); under Effect's default tracer, whose spans go nowhere, none. Attributes: `quic.side`,
  * `quic.peer`, `quic.alpn`, `quic.cipher`, and a client's
  * `quic.server_name`; a client's span has the event
  * `quic.handshake_complete`.

@@ -15,11 +15,19 @@ import { Driver, type ExtraSocket, takeUntilEnd } from "./driver.js"
 import { StatsSampler } from "./metrics.js"
 import { resolveConfig } from "./resolveConfig.js"
 
-/** A connection in its scope, with the tracing span its release ends. */
+/** A connection in its scope, with the tracing span its release ends (if it has one). */
 interface Traced {
   readonly connection: Connection.Connection
-  readonly span: Tracer.Span
+  readonly span: Tracer.Span | undefined
 }
+
+/**
+ * The tracer of Effect's default services. Its spans reach no exporter, and
+ * ours are nobody's parent, so a connection makes none under it: a span held
+ * by each of a server's idle connections cost 1.3 KiB of heap apiece.
+ */
+let defaultTracer: Tracer.Tracer | undefined
+const isDefaultTracer = (tracer: Tracer.Tracer): boolean => tracer === (defaultTracer ??= Effect.runSync(Effect.tracer))
 
 /** `"1.2.3.4:443"` or `"[::1]:443"`. */
 const parseAddress = (text: string): SocketAddress | undefined => {
@@ -106,18 +114,24 @@ export const make = (
      * `connect` (Effect.withSpan) and a finalizer of its own
      * (Effect.makeSpanScoped) cost half of a connect's Effect operations.
      */
-    const connectionSpan = (side: "client" | "server", peer: SocketAddress | undefined, serverName?: string) =>
-      Effect.makeSpan("quic.connection", {
-        // The stack would only show this module; capturing it costs more than the span.
-        captureStackTrace: false,
-        attributes: {
-          "quic.side": side,
-          "quic.peer": peer === undefined ? "" : `${peer.address}:${peer.port}`,
-          ...(serverName === undefined ? {} : { "quic.server_name": serverName })
-        }
-      })
+    const connectionSpan = (
+      side: "client" | "server",
+      peer: SocketAddress | undefined,
+      serverName?: string
+    ): Effect.Effect<Tracer.Span | undefined> =>
+      Effect.tracerWith((tracer) =>
+        isDefaultTracer(tracer) ? Effect.succeed(undefined) : Effect.makeSpan("quic.connection", {
+          // The stack would only show this module; capturing it costs more than the span.
+          captureStackTrace: false,
+          attributes: {
+            "quic.side": side,
+            "quic.peer": peer === undefined ? "" : `${peer.address}:${peer.port}`,
+            ...(serverName === undefined ? {} : { "quic.server_name": serverName })
+          }
+        }))
 
-    const describeNegotiated = (span: Tracer.Span, handle: number): void => {
+    const describeNegotiated = (span: Tracer.Span | undefined, handle: number): void => {
+      if (span === undefined) return
       span.attribute("quic.alpn", endpoint.alpn(handle) ?? "")
       span.attribute("quic.cipher", endpoint.cipherSuite(handle) ?? "")
     }
@@ -125,7 +139,7 @@ export const make = (
     const closeOnRelease = ({ connection, span }: Traced, exit: Exit.Exit<unknown, unknown>) =>
       connection.close(0, "").pipe(Effect.andThen(Effect.sync(() => {
         driver.forget(connection.id)
-        span.end(clock.unsafeCurrentTimeNanos(), exit)
+        span?.end(clock.unsafeCurrentTimeNanos(), exit)
       })))
 
     const connect = (address: SocketAddress | string, options?: Endpoint.ConnectOptions) =>
@@ -141,7 +155,7 @@ export const make = (
               const handle = driver.unsafeCall((e, now) => e.connect(now, target, serverName))
               if (typeof handle !== "number") {
                 const error = new EndpointRoleError({ reason: "NoClientConfig" })
-                span.end(clock.unsafeCurrentTimeNanos(), Exit.fail(error))
+                span?.end(clock.unsafeCurrentTimeNanos(), Exit.fail(error))
                 return Effect.fail(error)
               }
               driver.markClient(handle)
@@ -156,7 +170,7 @@ export const make = (
           yield* signals.handshake.await.pipe(
             Effect.mapError((reason) => new ConnectError({ reason, message: describeCloseReason(reason) }))
           )
-          span.event("quic.handshake_complete", clock.unsafeCurrentTimeNanos())
+          span?.event("quic.handshake_complete", clock.unsafeCurrentTimeNanos())
         }
         describeNegotiated(span, connection.id)
         yield* Effect.logDebug(`effect-quic: connected to ${target.address}:${target.port}`)
@@ -193,7 +207,7 @@ export const make = (
             Effect.map(connectionSpan("server", endpoint.remoteAddress(signals.handle)), (span) => {
               const connection = makeConnection(driver, signals, "server")
               describeNegotiated(span, connection.id)
-              driver.traceUntilClosed(signals, span)
+              if (span !== undefined) driver.traceUntilClosed(signals, span)
               return connection
             })
         }))
